@@ -1,0 +1,86 @@
+"""The event store port: an append-only log of serialized domain events.
+
+Every row holds the originator id and version, the event topic, the serialized state, a
+global position (unique, increasing, and never visible out of order), the time it was
+recorded, and metadata: the actor, the request id and an optional reason.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer already appended an event at one of these (aggregate, version) pairs.
+
+    Nothing of the batch was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    actor: str = "system"
+    request_id: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    position: int
+    recorded_at: datetime
+    meta: EventMeta = field(default_factory=EventMeta)
+
+
+class EventStore(ABC):
+    @abstractmethod
+    async def setup(self) -> None:
+        """Create the tables when missing."""
+
+    @abstractmethod
+    async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
+        """Append all events atomically and return their positions, in order.
+
+        Raises :class:`ConcurrencyConflict` (writing nothing) when any (originator id,
+        originator version) is taken. An empty sequence writes nothing and returns []."""
+
+    @abstractmethod
+    async def read_aggregate(
+        self,
+        originator_id: UUID,
+        *,
+        after_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """One aggregate's events in version order: those after ``after_version`` and
+        recorded at or before ``until`` when given."""
+
+    @abstractmethod
+    async def read_log(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Events with position > ``after`` in position order, at most ``limit``."""
+
+    @abstractmethod
+    async def last_position(self) -> int:
+        """The highest committed position, 0 for an empty log."""
+
+    @abstractmethod
+    async def write_snapshot(self, snapshot: NewEvent) -> None:
+        """Store (or replace) a snapshot of an aggregate at ``snapshot.originator_version``."""
+
+    @abstractmethod
+    async def latest_snapshot(self, originator_id: UUID) -> NewEvent | None:
+        """The snapshot with the highest version for this aggregate, if any."""

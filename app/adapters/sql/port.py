@@ -1,0 +1,95 @@
+"""A small async SQL port shared by the event store and the read models.
+
+SQL is written once with PostgreSQL-style ``$1`` placeholders; the SQLite adapter rewrites
+them to ``?1``. Read-model tables keep to portable types: TEXT (ids, ISO-8601 UTC times,
+JSON), INTEGER/BIGINT and DOUBLE PRECISION, booleans as 0/1.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal
+
+Row = dict[str, Any]
+Dialect = Literal["sqlite", "postgres"]
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message names it (password masked)."""
+
+
+class Tx(ABC):
+    """One open transaction."""
+
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else next(iter(row.values()))
+
+
+class Database(ABC):
+    """A connection pool. ``transaction()`` is serializable for writers on SQLite (one
+    writer at a time) and READ COMMITTED on PostgreSQL, where writers that must be ordered
+    take explicit locks (``FOR UPDATE`` via :attr:`for_update`, or table locks)."""
+
+    dialect: Dialect
+    url: str
+
+    @property
+    def for_update(self) -> str:
+        return " FOR UPDATE" if self.dialect == "postgres" else ""
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """A write transaction: committed on normal exit, rolled back on an exception."""
+
+    @abstractmethod
+    def reader(self) -> AbstractAsyncContextManager[Tx]:
+        """A read-only view for queries (may run concurrently with writers)."""
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self.reader() as tx:
+            return await tx.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self.reader() as tx:
+            return await tx.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.reader() as tx:
+            return await tx.fetchval(sql, *args)
+
+    async def script(self, statements: Sequence[str]) -> None:
+        async with self.transaction() as tx:
+            for statement in statements:
+                await tx.execute(statement)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

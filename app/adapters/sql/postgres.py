@@ -1,0 +1,68 @@
+"""PostgreSQL through an asyncpg pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from app.adapters.sql.port import Database, DatabaseUnavailable, Row, Tx, mask_url
+
+
+class PostgresTx(Tx):
+    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self.conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.conn.executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return [dict(r) for r in await self.conn.fetch(sql, *args)]
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+        self._min_size = min_size
+        self._max_size = max_size
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise DatabaseUnavailable(f"database {mask_url(self.url)} is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        try:
+            self._pool = await asyncpg.create_pool(
+                dsn, min_size=self._min_size, max_size=self._max_size, timeout=10
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL at {mask_url(self.url)}: {exc}"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresTx(conn)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Tx]:
+        async with self.pool.acquire() as conn:
+            yield PostgresTx(conn)

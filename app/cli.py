@@ -1,0 +1,139 @@
+"""The `modelrepo` command: serve, tokens, projections, schema export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from app.adapters.event_store.port import EventMeta
+from app.adapters.sql.port import DatabaseUnavailable
+from app.bootstrap import Container, build
+from app.settings import Settings
+from domain.errors import DomainError
+from domain.token import Role
+
+T = TypeVar("T")
+CLI_META = EventMeta(actor="cli")
+
+
+def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    async def run() -> T:
+        container = await build(settings)
+        try:
+            return await work(container)
+        finally:
+            await container.close()
+
+    return asyncio.run(run())
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    # Fail fast, with the URL (password masked), before uvicorn starts.
+    _with_container(settings, lambda c: asyncio.sleep(0))
+    app = create_app(settings)
+    # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149).
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def _token_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(c: Container) -> str:
+        secret, token = await c.tokens.create(args.name, args.role, meta=CLI_META)
+        print(f"created {token.role} token {token.name!r} (id {token.id})", file=sys.stderr)
+        return secret
+
+    print(_with_container(settings, work))
+    return 0
+
+
+def _token_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(c: Container) -> None:
+        for row in await c.tokens.list():
+            state = "revoked" if row.revoked else "active"
+            print(f"{row.id}  {row.role:<6}  {state:<7}  {row.name}")
+
+    _with_container(settings, work)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(c: Container) -> None:
+        await c.tokens.revoke(args.id, meta=CLI_META)
+
+    _with_container(settings, work)
+    print(f"revoked {args.id}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(c: Container) -> int:
+        return await c.projector.rebuild(args.only or None)
+
+    position = _with_container(settings, work)
+    print(f"rebuilt projections up to position {position}")
+    return 0
+
+
+def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from app.graphql.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="modelrepo", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="create a token and print its secret")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--name", default="cli-token")
+    create.set_defaults(run=_token_create)
+    token.add_parser("list", help="list tokens").set_defaults(run=_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id")
+    revoke.set_defaults(run=_token_revoke)
+
+    projections = commands.add_parser("projections", help="read models").add_subparsers(
+        dest="projections_command", required=True
+    )
+    rebuild = projections.add_parser("rebuild", help="drop and rebuild read models from the log")
+    rebuild.add_argument("--only", nargs="*", help="projection names (default: all)")
+    rebuild.set_defaults(run=_rebuild)
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
+        run=_export_schema
+    )
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args, Settings())
+    except DatabaseUnavailable as exc:
+        print(f"modelrepo: error: {exc}", file=sys.stderr)
+        return 2
+    except (DomainError, ValueError) as exc:
+        print(f"modelrepo: error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

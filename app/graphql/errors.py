@@ -1,0 +1,48 @@
+"""Expected failures as union members the client can switch on."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain import errors as domain
+
+
+@strawberry.interface
+class Error:
+    message: str
+
+
+@strawberry.type
+class ValidationError(Error):
+    field: str
+
+
+@strawberry.type
+class NameTaken(Error):
+    name: str
+
+
+@strawberry.type
+class NotFound(Error):
+    kind: str
+
+
+@strawberry.type
+class AlreadyDeleted(Error):
+    kind: str
+
+
+ErrorType = ValidationError | NameTaken | NotFound | AlreadyDeleted
+
+
+def to_error(exc: domain.DomainError) -> ErrorType:
+    """The union member for a domain error."""
+    if isinstance(exc, domain.ValidationError):
+        return ValidationError(message=str(exc), field=exc.field)
+    if isinstance(exc, domain.NameTaken):
+        return NameTaken(message=str(exc), name=exc.name)
+    if isinstance(exc, domain.NotFound):
+        return NotFound(message=str(exc), kind=exc.kind)
+    if isinstance(exc, domain.AlreadyDeleted):
+        return AlreadyDeleted(message=str(exc), kind=exc.kind)
+    return ValidationError(message=str(exc), field="")

@@ -1,0 +1,183 @@
+"""HTTP in front of GraphQL: request ids, body size limit and bearer-token authentication.
+
+The GraphiQL page itself loads without a token; every operation needs one (401 otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from app.bootstrap import Container
+from app.graphql.context import Context, make_loaders
+from app.services.tokens import Principal
+
+PRINCIPAL = "modelrepo.principal"
+REQUEST_ID = "modelrepo.request_id"
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+ContainerGetter = Callable[[], Container]
+
+
+class ModelrepoGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: BaseSchema, container: ContainerGetter, **kwargs: Any) -> None:
+        super().__init__(schema, **kwargs)
+        self._container = container
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        container = self._container()
+        return Context(
+            container=container,
+            principal=request.scope.get(PRINCIPAL),
+            request_id=request.scope.get(REQUEST_ID, ""),
+            loaders=make_loaders(container),
+            request=request,
+            response=response,
+        )
+
+
+def _error(status: int, message: str, request_id: str, **headers: str) -> Response:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"requestId": request_id}}]})
+    return Response(
+        body,
+        status_code=status,
+        media_type="application/json",
+        headers={"x-request-id": request_id, **headers},
+    )
+
+
+def bearer_secret(header: str | None) -> str | None:
+    """``Bearer <token>`` or the bare token."""
+    if not header:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return rest.strip() or None
+    return header.strip()
+
+
+class AuthGate:
+    """ASGI wrapper: assigns a request id, limits the body, authenticates the caller."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        container: ContainerGetter,
+        *,
+        max_body: int,
+        graphiql: bool = True,
+    ) -> None:
+        self.app = app
+        self.container = container
+        self.max_body = max_body
+        self.graphiql = graphiql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
+        scope[REQUEST_ID] = request_id
+
+        if scope["type"] == "http" and self._is_graphiql_page(request):
+            await self.app(scope, receive, _with_request_id(send, request_id))
+            return
+
+        principal = await self._authenticate(request.headers.get("authorization"))
+        if scope["type"] == "websocket":
+            if principal is None:
+                await send({"type": "websocket.close", "code": 4401})
+                return
+            scope[PRINCIPAL] = principal
+            await self.app(scope, receive, send)
+            return
+
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            await _error(413, f"request body larger than {self.max_body} bytes", request_id)(
+                scope, receive, send
+            )
+            return
+        if principal is None:
+            missing = bearer_secret(request.headers.get("authorization")) is None
+            message = (
+                "authentication required: send Authorization: Bearer <token>"
+                if missing
+                else "invalid or revoked token"
+            )
+            response = _error(401, message, request_id, **{"www-authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        scope[PRINCIPAL] = principal
+        body = await self._read_body(receive)
+        if body is None:
+            await _error(413, f"request body larger than {self.max_body} bytes", request_id)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, _replay(body), _with_request_id(send, request_id))
+
+    def _is_graphiql_page(self, request: Request) -> bool:
+        return (
+            self.graphiql
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+    async def _authenticate(self, header: str | None) -> Principal | None:
+        secret = bearer_secret(header)
+        if secret is None:
+            return None
+        return await self.container().tokens.authenticate(secret)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            headers.append((b"x-request-id", request_id.encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,79 @@
+"""The ASGI application. Nothing is opened at import time; the lifespan does it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from app.bootstrap import Container, build
+from app.graphql.schema import build_schema
+from app.graphql.view import AuthGate, ModelrepoGraphQL
+from app.services.projector import stop
+from app.settings import Settings
+
+log = logging.getLogger("modelrepo")
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
+    """The app; with ``container`` given (tests), it is used instead of building one."""
+    settings = settings or Settings()
+    holder: dict[str, Container] = {}
+
+    def get_container() -> Container:
+        return holder["container"]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = container is None
+        current = container if container is not None else await build(settings)
+        holder["container"] = current
+        app.state.container = current
+        if settings.bootstrap_admin_token:
+            secret = await current.tokens.bootstrap_admin()
+            if secret:
+                print(
+                    "modelrepo: the store had no API token; created an admin token"
+                    f" (shown only now):\n\n    {secret}\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        follower = asyncio.create_task(current.projector.run(settings.projection_poll_seconds))
+        try:
+            yield
+        finally:
+            await stop(follower)
+            if owned:
+                await current.close()
+
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    graphql = ModelrepoGraphQL(
+        schema, get_container, graphql_ide="graphiql" if settings.graphiql else None
+    )
+    gate = AuthGate(
+        graphql, get_container, max_body=settings.max_request_bytes, graphiql=settings.graphiql
+    )
+
+    async def health(request: Request) -> JSONResponse:
+        position = holder["container"].projector.position if holder else 0
+        return JSONResponse({"status": "ok", "projected_position": position})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", gate, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", gate),
+            Route("/healthz", health),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,166 @@
+"""Application service for models and versions: load, decide (in the domain), save."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from app.adapters.event_store.port import EventMeta
+from app.services.ids import parse_id
+from app.services.projector import Projector
+from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from domain.model import Model, ModelList, ModelName, name_id
+from domain.version import ModelVersion, version_id
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSpec:
+    """What a caller says about a new version (metadata; files come with imports)."""
+
+    model_format: str
+    framework: str | None = None
+    runtime: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    source_uri: str | None = None
+    description: str | None = None
+
+
+class ModelService:
+    def __init__(self, repository: Repository, projector: Projector) -> None:
+        self.repo = repository
+        self.projector = projector
+        self._locks = KeyedLocks()
+
+    async def _save(self, *aggregates: Any, meta: EventMeta) -> None:
+        positions = await self.repo.save(*aggregates, meta=meta)
+        if positions:
+            await self.projector.wait_for(positions[-1])
+
+    async def import_model(
+        self,
+        name: str,
+        spec: VersionSpec,
+        *,
+        model_list: ModelList = ModelList.ORIGINAL,
+        description: str | None = None,
+        tags: dict[str, Any] | list[tuple[object, object]] | None = None,
+        meta: EventMeta,
+    ) -> tuple[Model, ModelVersion]:
+        """Create a model and its V1 in one atomic append."""
+
+        async def command() -> tuple[Model, ModelVersion]:
+            model = Model.register(name, model_list, description, tags or {})
+            version = _new_version(model, spec)
+            claim = await self.repo.find(name_id(model_list, model.name), ModelName)
+            if claim is None:
+                claim = ModelName.claim_new(model_list, model.name, model.id)
+            else:
+                claim.claim(model.name, model.id)
+            await self._save(claim, model, version, meta=meta)
+            return model, version
+
+        return await retry_on_conflict(command)
+
+    async def import_version(
+        self, model_id: str | UUID, spec: VersionSpec, *, meta: EventMeta
+    ) -> tuple[Model, ModelVersion]:
+        """A new version numbered highest-ever + 1."""
+        mid = parse_id(model_id, "modelId")
+
+        async def command() -> tuple[Model, ModelVersion]:
+            model = await self.repo.get(mid, Model, kind="model")
+            version = _new_version(model, spec)
+            await self._save(model, version, meta=meta)
+            return model, version
+
+        async with self._locks.hold(mid):
+            return await retry_on_conflict(command)
+
+    async def edit_tags(
+        self, model_id: str | UUID, tags: list[tuple[object, object]], *, meta: EventMeta
+    ) -> Model:
+        return await self._change_model(model_id, lambda m: m.edit_tags(tags), meta)
+
+    async def update_description(
+        self, model_id: str | UUID, description: str | None, *, meta: EventMeta
+    ) -> Model:
+        return await self._change_model(model_id, lambda m: m.update_description(description), meta)
+
+    async def _change_model(self, model_id: str | UUID, change: Any, meta: EventMeta) -> Model:
+        mid = parse_id(model_id, "modelId")
+
+        async def command() -> Model:
+            model = await self.repo.get(mid, Model, kind="model")
+            change(model)
+            await self._save(model, meta=meta)
+            return model
+
+        async with self._locks.hold(mid):
+            return await retry_on_conflict(command)
+
+    async def delete_model(self, model_id: str | UUID, *, meta: EventMeta) -> tuple[Model, int]:
+        """Delete the model, all its versions, and free its name — atomically. Returns the
+        model and how many versions were deleted with it."""
+        mid = parse_id(model_id, "modelId")
+
+        async def command() -> tuple[Model, int]:
+            model = await self.repo.get(mid, Model, kind="model")
+            model.delete()
+            claim = await self.repo.get(
+                name_id(ModelList(model.model_list), model.name), ModelName, kind="model name"
+            )
+            claim.release()
+            versions = await asyncio.gather(
+                *(
+                    self.repo.find(version_id(mid, n), ModelVersion)
+                    for n in range(1, model.last_version_number + 1)
+                )
+            )
+            live = [v for v in versions if v is not None and not v.deleted]
+            for version in live:
+                version.delete()
+            await self._save(model, claim, *live, meta=meta)
+            return model, len(live)
+
+        async with self._locks.hold(mid):
+            return await retry_on_conflict(command)
+
+    async def delete_version(self, version_ref: str | UUID, *, meta: EventMeta) -> ModelVersion:
+        vid = parse_id(version_ref, "versionId")
+
+        async def command() -> ModelVersion:
+            version = await self.repo.get(vid, ModelVersion, kind="version")
+            version.delete()
+            await self._save(version, meta=meta)
+            return version
+
+        return await retry_on_conflict(command)
+
+    async def model_as_of(self, model_id: str | UUID, as_of: datetime) -> Model | None:
+        return await self.repo.find(parse_id(model_id, "id"), Model, as_of=as_of)
+
+    async def version_as_of(self, version_ref: str | UUID, as_of: datetime) -> ModelVersion | None:
+        return await self.repo.find(parse_id(version_ref, "id"), ModelVersion, as_of=as_of)
+
+    async def model_id_by_name_as_of(
+        self, name: str, model_list: ModelList, as_of: datetime
+    ) -> UUID | None:
+        claim = await self.repo.find(name_id(model_list, name), ModelName, as_of=as_of)
+        return None if claim is None else claim.model_id
+
+
+def _new_version(model: Model, spec: VersionSpec) -> ModelVersion:
+    number = model.allocate_version_number()
+    return ModelVersion.import_metadata(
+        model.id,
+        number,
+        spec.model_format,
+        framework=spec.framework,
+        runtime=spec.runtime,
+        metrics=spec.metrics,
+        source_uri=spec.source_uri,
+        description=spec.description,
+    )

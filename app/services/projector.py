@@ -1,0 +1,170 @@
+"""Runs the projections: reads the log after each projection's position and applies it.
+
+Each batch is one transaction that locks the projections' position rows, applies the
+events each projection has not seen, and moves the positions: rows and positions commit
+together (exactly once), and several server processes can share one database because
+the locked position decides who applied what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from app.adapters.event_store.port import EventStore, RecordedEvent
+from app.adapters.sql.port import Database, Tx
+from app.services.serialization import EventMapper
+from projections.base import EventInfo, Projection, event_name
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+POSITIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_positions ("
+    " name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+
+class Projector:
+    def __init__(
+        self,
+        db: Database,
+        store: EventStore,
+        mapper: EventMapper,
+        projections: Sequence[Projection],
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.mapper = mapper
+        self.projections = list(projections)
+        self.position = 0
+        self._lock = asyncio.Lock()
+        self._names = [p.name for p in self.projections]
+        self._handlers = [(p.name, p.handlers()) for p in self.projections]
+
+    async def setup(self) -> None:
+        async with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                # Two processes starting at once must not race on CREATE TABLE.
+                await tx.execute("SELECT pg_advisory_xact_lock(7420001)")
+            await tx.execute(POSITIONS_DDL)
+            for projection in self.projections:
+                for statement in projection.ddl:
+                    await tx.execute(statement)
+                await tx.execute(
+                    "INSERT INTO projection_positions (name, position) VALUES ($1, 0)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    projection.name,
+                )
+
+    async def wait_for(self, position: int) -> None:
+        """Return once every projection has applied the log up to ``position``."""
+        while self.position < position:
+            async with self._lock:
+                if self.position < position:
+                    await self._catch_up()
+
+    async def catch_up(self) -> int:
+        """Apply everything committed so far; returns the position reached."""
+        async with self._lock:
+            await self._catch_up()
+        return self.position
+
+    async def _catch_up(self) -> None:
+        while True:
+            last = await self.store.last_position()
+            if last <= self.position:
+                return
+            if not await self._apply_batch():
+                return
+
+    async def _apply_batch(self) -> bool:
+        async with self.db.transaction() as tx:
+            positions = await self._lock_positions(tx)
+            start = min(positions.values())
+            events = await self.store.read_log(after=start, limit=BATCH)
+            if not events:
+                self.position = start
+                return False
+            for recorded in events:
+                await self._apply(tx, recorded, positions)
+            end = events[-1].position
+            await tx.executemany(
+                "UPDATE projection_positions SET position = $2 WHERE name = $1",
+                [(name, max(pos, end)) for name, pos in positions.items()],
+            )
+        self.position = end
+        return True
+
+    async def _lock_positions(self, tx: Tx) -> dict[str, int]:
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(self._names)))
+        rows = await tx.fetch(
+            "SELECT name, position FROM projection_positions"
+            f" WHERE name IN ({placeholders}) ORDER BY name{self.db.for_update}",
+            *self._names,
+        )
+        positions = {r["name"]: int(r["position"]) for r in rows}
+        missing = set(self._names) - positions.keys()
+        if missing:
+            raise RuntimeError(f"projections not set up: {sorted(missing)}")
+        return positions
+
+    async def _apply(self, tx: Tx, recorded: RecordedEvent, positions: dict[str, int]) -> None:
+        domain_event = self.mapper.to_domain_event(recorded)
+        info = EventInfo(
+            position=recorded.position,
+            originator_id=recorded.originator_id,
+            originator_version=recorded.originator_version,
+            topic=recorded.topic,
+            recorded_at=recorded.recorded_at,
+            actor=recorded.meta.actor,
+            request_id=recorded.meta.request_id,
+            reason=recorded.meta.reason,
+        )
+        name_of_event = event_name(recorded.topic)
+        for name, handlers in self._handlers:
+            if positions[name] >= recorded.position:
+                continue
+            handler = handlers.get(name_of_event) or handlers.get("*")
+            if handler is not None:
+                await handler(tx, domain_event, info)
+
+    async def rebuild(self, names: Sequence[str] | None = None) -> int:
+        """Drop and rebuild projections (all by default) from the log; returns the position
+        reached."""
+        chosen = [p for p in self.projections if names is None or p.name in names]
+        unknown = set(names or ()) - {p.name for p in chosen}
+        if unknown:
+            raise ValueError(f"unknown projections: {', '.join(sorted(unknown))}")
+        async with self._lock:
+            async with self.db.transaction() as tx:
+                await self._lock_positions(tx)
+                for projection in chosen:
+                    for table in projection.tables:
+                        await tx.execute(f"DROP TABLE IF EXISTS {table}")
+                    for statement in projection.ddl:
+                        await tx.execute(statement)
+                    await tx.execute(
+                        "UPDATE projection_positions SET position = 0 WHERE name = $1",
+                        projection.name,
+                    )
+            self.position = 0
+            await self._catch_up()
+        return self.position
+
+    async def run(self, interval: float = 0.5) -> None:
+        """Follow the log written by other processes until cancelled."""
+        while True:
+            try:
+                await self.catch_up()
+            except Exception:  # keep following; the next round retries
+                log.exception("projection catch-up failed")
+            await asyncio.sleep(interval)
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,107 @@
+"""Loads aggregates from the event store (via snapshots) and saves their new events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, Snapshot
+
+from app.adapters.event_store.port import ConcurrencyConflict, EventMeta, EventStore, NewEvent
+from app.services.serialization import EventMapper
+from domain.errors import NotFound
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+SNAPSHOT_EVERY = 50
+MAX_ATTEMPTS = 100
+
+
+class Repository:
+    def __init__(
+        self, store: EventStore, mapper: EventMapper, snapshot_every: int = SNAPSHOT_EVERY
+    ) -> None:
+        self.store = store
+        self.mapper = mapper
+        self.snapshot_every = snapshot_every
+
+    async def find(
+        self, aggregate_id: UUID, cls: type[A], *, as_of: datetime | None = None
+    ) -> A | None:
+        """The aggregate's current state, or its state at ``as_of``; None if it did not exist."""
+        aggregate: Any = None
+        after: int | None = None
+        if as_of is None:
+            snapshot = await self.store.latest_snapshot(aggregate_id)
+            if snapshot is not None:
+                aggregate = self.mapper.to_domain_event(snapshot).mutate(None)  # type: ignore[attr-defined]
+                after = snapshot.originator_version
+        events = await self.store.read_aggregate(aggregate_id, after_version=after, until=as_of)
+        for recorded in events:
+            aggregate = self.mapper.to_domain_event(recorded).mutate(aggregate)  # type: ignore[attr-defined]
+        if aggregate is not None and not isinstance(aggregate, cls):
+            return None
+        return aggregate
+
+    async def get(
+        self, aggregate_id: UUID, cls: type[A], *, kind: str, as_of: datetime | None = None
+    ) -> A:
+        aggregate = await self.find(aggregate_id, cls, as_of=as_of)
+        if aggregate is None:
+            raise NotFound(kind, str(aggregate_id))
+        return aggregate
+
+    async def save(self, *aggregates: Aggregate, meta: EventMeta) -> list[int]:
+        """Append the pending events of all aggregates in one atomic batch."""
+        pending = [(agg, agg.collect_events()) for agg in aggregates]
+        new_events = [self.mapper.to_new_event(e) for _, events in pending for e in events]
+        positions = await self.store.append(new_events, meta)
+        for aggregate, events in pending:
+            if events and self._crossed_snapshot(aggregate.version, len(events)):
+                await self.store.write_snapshot(self._snapshot(aggregate))
+        return positions
+
+    def _crossed_snapshot(self, version: int, count: int) -> bool:
+        return version // self.snapshot_every > (version - count) // self.snapshot_every
+
+    def _snapshot(self, aggregate: Aggregate) -> NewEvent:
+        return self.mapper.to_new_event(Snapshot.take(aggregate))
+
+
+class KeyedLocks:
+    """In-process locks per aggregate id, so concurrent commands in one process queue
+    instead of conflicting; other processes are still handled by optimistic retries."""
+
+    def __init__(self) -> None:
+        self._locks: dict[UUID, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: UUID) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+async def retry_on_conflict(command: Callable[[], Awaitable[T]]) -> T:
+    """Run a load-decide-save command again when another writer got there first."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return await command()
+        except ConcurrencyConflict:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.001 * min(attempt, 20))
+    raise AssertionError("unreachable")

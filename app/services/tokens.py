@@ -1,0 +1,95 @@
+"""API tokens: create, revoke, authenticate. Secrets are shown once and stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
+from app.adapters.sql.port import Database
+from app.services.ids import parse_id
+from app.services.projector import Projector
+from app.services.repository import Repository, retry_on_conflict
+from domain.token import ApiToken, Role
+from projections.tokens import TokenRow, any_token, find_token, list_tokens
+
+TOKEN_PREFIX = "mr_"
+BOOTSTRAP_TOKEN_ID = uuid5(NAMESPACE_URL, "modelrepo:bootstrap-admin-token")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's name (recorded as the actor of events) and role."""
+
+    token_id: str
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        return self.name
+
+
+def hash_secret(secret: str) -> str:
+    # The secrets are 256 random bits, so a fast hash is enough (no password stretching);
+    # lookups go by hash, so no secret is ever compared character by character.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenService:
+    def __init__(self, repository: Repository, projector: Projector, db: Database) -> None:
+        self.repo = repository
+        self.projector = projector
+        self.db = db
+
+    async def create(
+        self, name: str, role: Role | str, *, meta: EventMeta, token_id: UUID | None = None
+    ) -> tuple[str, ApiToken]:
+        """A new token and its secret (shown once, never stored)."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken.create(name, role, hash_secret(secret), token_id)
+        positions = await self.repo.save(token, meta=meta)
+        await self.projector.wait_for(positions[-1])
+        return secret, token
+
+    async def revoke(self, token_id: str | UUID, *, meta: EventMeta) -> ApiToken:
+        tid = parse_id(token_id, "tokenId")
+
+        async def command() -> ApiToken:
+            token = await self.repo.get(tid, ApiToken, kind="token")
+            token.revoke()
+            positions = await self.repo.save(token, meta=meta)
+            await self.projector.wait_for(positions[-1])
+            return token
+
+        return await retry_on_conflict(command)
+
+    async def authenticate(self, secret: str) -> Principal | None:
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        row = await find_token(self.db, hash_secret(secret))
+        if row is None or row.revoked:
+            return None
+        return Principal(token_id=row.id, name=row.name, role=Role(row.role))
+
+    async def list(self) -> list[TokenRow]:
+        return await list_tokens(self.db)
+
+    async def bootstrap_admin(self) -> str | None:
+        """On an empty store, create the first admin token and return its secret (once).
+
+        Two processes starting together cannot both create one: the token id is fixed."""
+        if await any_token(self.db):
+            return None
+        try:
+            secret, _ = await self.create(
+                "bootstrap-admin",
+                Role.ADMIN,
+                meta=EventMeta(actor="system", reason="first start of an empty store"),
+                token_id=BOOTSTRAP_TOKEN_ID,
+            )
+        except ConcurrencyConflict:
+            return None
+        return secret

@@ -1,0 +1,32 @@
+"""Configuration from the environment (prefix MODELREPO_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELREPO_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    # Empty means SQLite under data_dir; postgresql://user:pass@host/db for a team setup.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The largest GraphQL request body accepted (bytes); larger ones get 413.
+    max_request_bytes: int = 1_000_000
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    # Print a first admin token when the store has none.
+    bootstrap_admin_token: bool = True
+    projection_poll_seconds: float = 0.5
+    graphiql: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'modelrepo.db'}"

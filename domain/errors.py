@@ -1,0 +1,42 @@
+"""Domain errors: expected failures that the API reports as typed results."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every expected failure. ``str(error)`` is a message for people."""
+
+
+class ValidationError(DomainError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NameTaken(DomainError):
+    def __init__(self, name: str, model_list: str) -> None:
+        super().__init__(
+            f"a model named {name!r} already exists in the {model_list.lower()} list"
+            " (names are compared ignoring case and surrounding spaces)"
+        )
+        self.name = name
+        self.model_list = model_list
+
+
+class NotFound(DomainError):
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class AlreadyDeleted(DomainError):
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident} is deleted and cannot be changed")
+        self.kind = kind
+        self.ident = ident
+
+
+class PermissionDenied(DomainError):
+    pass

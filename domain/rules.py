@@ -1,0 +1,94 @@
+"""Validation rules shared by the aggregates. Pure functions raising ValidationError."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from domain.errors import ValidationError
+
+NAME_MAX = 64
+DESCRIPTION_MAX = 2000
+TAG_KEY_MAX = 127
+TAG_VALUE_MAX = 255
+TAGS_MAX = 50
+METRIC_NAME_MAX = 64
+METRICS_MAX = 100
+FRAMEWORK_MAX = 64
+
+
+def clean_name(name: str, field: str = "name") -> str:
+    """Trimmed display name. 1-64 characters after trimming, no control characters."""
+    if not isinstance(name, str):
+        raise ValidationError(field, "must be a string")
+    cleaned = name.strip()
+    if not cleaned:
+        raise ValidationError(field, "must not be empty or only spaces")
+    if len(cleaned) > NAME_MAX:
+        raise ValidationError(
+            field, f"must be at most {NAME_MAX} characters after trimming (got {len(cleaned)})"
+        )
+    if any(ch < " " or ch == "\x7f" for ch in cleaned):
+        raise ValidationError(field, "must not contain control characters")
+    return cleaned
+
+
+def name_key(name: str) -> str:
+    """What uniqueness is decided on: names differing only in case or surrounding spaces
+    are the same name."""
+    return clean_name(name).casefold()
+
+
+def clean_description(description: str | None) -> str:
+    text = (description or "").strip()
+    if len(text) > DESCRIPTION_MAX:
+        raise ValidationError("description", f"must be at most {DESCRIPTION_MAX} characters")
+    return text
+
+
+def clean_tags(tags: Mapping[str, object] | list[tuple[object, object]]) -> dict[str, str]:
+    """Cloud-style tags: key 1-127 characters, value 0-255, at most 50, keys unique."""
+    pairs = list(tags.items()) if isinstance(tags, Mapping) else list(tags)
+    if len(pairs) > TAGS_MAX:
+        raise ValidationError("tags", f"at most {TAGS_MAX} tags per model (got {len(pairs)})")
+    cleaned: dict[str, str] = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise ValidationError("tags", "tag keys must be strings")
+        if not isinstance(value, str):
+            raise ValidationError("tags", f"tag {key!r}: value must be a string")
+        k = key.strip()
+        if not 1 <= len(k) <= TAG_KEY_MAX:
+            raise ValidationError("tags", f"tag keys must be 1-{TAG_KEY_MAX} characters")
+        if len(value) > TAG_VALUE_MAX:
+            raise ValidationError(
+                "tags", f"tag {k!r}: value must be at most {TAG_VALUE_MAX} characters"
+            )
+        if k in cleaned:
+            raise ValidationError("tags", f"tag key {k!r} is given twice")
+        cleaned[k] = value
+    return cleaned
+
+
+def clean_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
+    if len(metrics) > METRICS_MAX:
+        raise ValidationError("metrics", f"at most {METRICS_MAX} metrics")
+    cleaned: dict[str, float] = {}
+    for key, value in metrics.items():
+        k = key.strip() if isinstance(key, str) else ""
+        if not 1 <= len(k) <= METRIC_NAME_MAX:
+            raise ValidationError("metrics", f"metric names must be 1-{METRIC_NAME_MAX} characters")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("metrics", f"metric {k!r} must be a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValidationError("metrics", f"metric {k!r} must be a finite number")
+        cleaned[k] = number
+    return cleaned
+
+
+def clean_framework(framework: str | None, default: str) -> str:
+    text = (framework or "").strip() or default
+    if len(text) > FRAMEWORK_MAX:
+        raise ValidationError("framework", f"must be at most {FRAMEWORK_MAX} characters")
+    return text

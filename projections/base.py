@@ -1,0 +1,82 @@
+"""What every projection shares: the SQL protocol it writes through and event context."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+Row = dict[str, Any]
+
+
+class Reader(Protocol):
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+
+class Writer(Reader, Protocol):
+    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """Where and by whom an event was recorded."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    recorded_at: datetime
+    actor: str
+    request_id: str
+    reason: str | None
+
+
+Handler = Callable[[Writer, Any, EventInfo], Awaitable[None]]
+
+
+class Projection(ABC):
+    """A read model: its tables, and one handler per event type it reads."""
+
+    name: str
+    tables: tuple[str, ...]
+    ddl: tuple[str, ...]
+
+    @abstractmethod
+    def handlers(self) -> dict[str, Handler]:
+        """Handlers by event name (``"Model.Registered"``, the topic after the colon);
+        ``"*"`` receives every event."""
+
+
+def event_name(topic: str) -> str:
+    """``domain.model:Model.Registered`` -> ``Model.Registered``."""
+    return topic.rpartition(":")[2]
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width ISO-8601 in UTC, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, with wildcards escaped (ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

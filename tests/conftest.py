@@ -1,0 +1,88 @@
+"""Shared fixtures: a throwaway PostgreSQL database per run, clean schemas per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.adapters.sql.postgres import PostgresDatabase
+from app.adapters.sql.sqlite import SqliteDatabase
+
+# Overridable so a CI runner with another address can still run the PostgreSQL tests.
+ADMIN_URL = os.environ.get(
+    "MODELREPO_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def _create_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        # A test that failed midway may leave a pool open; DROP DATABASE refuses while
+        # anyone is connected.
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh database for this run. Unreachable PostgreSQL fails the run in CI and
+    skips the PostgreSQL tests elsewhere."""
+    name = f"modelrepo_test_{secrets.token_hex(6)}"
+    try:
+        # A session fixture outlives each test's event loop, so it runs its own.
+        asyncio.run(_create_database(name))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        message = f"PostgreSQL is not reachable at {ADMIN_URL}: {exc!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} (CI=true: the PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(message)
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_drop_database(name))
+
+
+@pytest.fixture
+async def pg_database(pg_url: str) -> AsyncIterator[PostgresDatabase]:
+    """An open database whose public schema has just been emptied."""
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+    db = PostgresDatabase(pg_url)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
