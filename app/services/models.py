@@ -10,7 +10,7 @@ from uuid import UUID
 
 from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
-from app.services.projector import Projector
+from app.services.projector import ReadModelSync
 from app.services.repository import KeyedLocks, Repository, retry_on_conflict
 from domain.model import Model, ModelList, ModelName, name_id
 from domain.version import ModelVersion, version_id
@@ -29,7 +29,7 @@ class VersionSpec:
 
 
 class ModelService:
-    def __init__(self, repository: Repository, projector: Projector) -> None:
+    def __init__(self, repository: Repository, projector: ReadModelSync) -> None:
         self.repo = repository
         self.projector = projector
         self._locks = KeyedLocks()

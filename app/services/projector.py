@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from app.adapters.event_store.port import EventStore, RecordedEvent
 from app.adapters.sql.port import Database, Tx
@@ -25,6 +26,12 @@ POSITIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_positions ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 )
+
+
+class ReadModelSync(Protocol):
+    """What commands need of the read side: read-your-writes."""
+
+    async def wait_for(self, position: int) -> None: ...
 
 
 class Projector:

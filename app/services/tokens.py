@@ -10,7 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
 from app.adapters.sql.port import Database
 from app.services.ids import parse_id
-from app.services.projector import Projector
+from app.services.projector import ReadModelSync
 from app.services.repository import Repository, retry_on_conflict
 from domain.token import ApiToken, Role
 from projections.tokens import TokenRow, any_token, find_token, list_tokens
@@ -39,7 +39,7 @@ def hash_secret(secret: str) -> str:
 
 
 class TokenService:
-    def __init__(self, repository: Repository, projector: Projector, db: Database) -> None:
+    def __init__(self, repository: Repository, projector: ReadModelSync, db: Database) -> None:
         self.repo = repository
         self.projector = projector
         self.db = db

@@ -1,0 +1,24 @@
+"""Fakes implementing our ports, for unit tests."""
+
+from __future__ import annotations
+
+from app.adapters.event_store.memory import InMemoryEventStore
+from app.services.models import ModelService
+from app.services.repository import Repository
+from app.services.serialization import EventMapper
+
+
+class RecordingSync:
+    """A read side that is always caught up; remembers the highest position waited for."""
+
+    def __init__(self) -> None:
+        self.position = 0
+
+    async def wait_for(self, position: int) -> None:
+        self.position = max(self.position, position)
+
+
+def model_service(snapshot_every: int = 50) -> tuple[ModelService, InMemoryEventStore]:
+    store = InMemoryEventStore()
+    repository = Repository(store, EventMapper(), snapshot_every=snapshot_every)
+    return ModelService(repository, RecordingSync()), store
