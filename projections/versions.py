@@ -108,6 +108,7 @@ class VersionRow:
 
 
 _SELECT = "SELECT * FROM rm_versions"
+_INT_MAX = 2**31 - 1
 
 
 async def get_versions(db: Reader, ids: list[str]) -> dict[str, VersionRow]:
@@ -124,7 +125,7 @@ async def list_versions(
     """A page of one model's versions by number; and whether more follow."""
     if newest_first:
         cond, order = "number < $2", "DESC"
-        bound = after if after is not None else 2**31
+        bound = after if after is not None else _INT_MAX
     else:
         cond, order = "number > $2", "ASC"
         bound = after if after is not None else 0

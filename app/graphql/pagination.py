@@ -49,6 +49,16 @@ def decode_cursor(cursor: str | None) -> Any:
         raise GraphQLError(f"invalid cursor {cursor[:40]!r}") from None
 
 
+def int_cursor(cursor: str | None) -> int | None:
+    """A cursor that must hold a non-negative 32-bit integer (a number or a position)."""
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise GraphQLError("invalid cursor")
+    return value
+
+
 def check_first(first: int) -> int:
     if not 1 <= first <= MAX_PAGE:
         raise GraphQLError(f"first must be between 1 and {MAX_PAGE} (got {first})")

@@ -42,11 +42,12 @@ def _should_mask(error: GraphQLError) -> bool:
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 4000
 ) -> strawberry.Schema:
+    # Factories: strawberry builds fresh extension instances per request.
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        MaxTokensLimiter(max_token_count=max_tokens),
-        MaskErrors(
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaskErrors(
             should_mask_error=_should_mask,
             error_message="Internal error; the server log has the details for this request id.",
         ),

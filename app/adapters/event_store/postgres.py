@@ -96,7 +96,8 @@ _COLUMNS = (
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(
-        originator_id=row["originator_id"],
+        # asyncpg's UUID subclass would leak into aggregates and their serialized state.
+        originator_id=UUID(bytes=row["originator_id"].bytes),
         originator_version=row["originator_version"],
         topic=row["topic"],
         state=row["state"],

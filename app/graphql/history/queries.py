@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from app.adapters.event_store.port import RecordedEvent
 from app.graphql.context import Info
-from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
 from app.graphql.permissions import IsViewer
 from app.services.ids import parse_id
 from domain.errors import ValidationError
@@ -89,13 +89,6 @@ def _from_audit(row: AuditRow) -> HistoryEvent:
     )
 
 
-def _int_cursor(after: str | None) -> int | None:
-    cursor = decode_cursor(after)
-    if cursor is not None and not isinstance(cursor, int):
-        raise GraphQLError("invalid cursor")
-    return cursor
-
-
 @strawberry.type
 class HistoryQueries:
     @strawberry.field(
@@ -112,7 +105,7 @@ class HistoryQueries:
         except ValidationError as exc:
             raise GraphQLError(str(exc)) from None
         container = info.context.container
-        events = await container.store.read_aggregate(originator, after_version=_int_cursor(after))
+        events = await container.store.read_aggregate(originator, after_version=int_cursor(after))
         page = events[:first]
         items = [
             (
@@ -139,7 +132,7 @@ class HistoryQueries:
         rows, has_next = await list_audit(
             info.context.container.db,
             first=first,
-            before=_int_cursor(after),
+            before=int_cursor(after),
             actor=actor,
             aggregate_id=str(aggregate_id) if aggregate_id else None,
         )

@@ -8,10 +8,9 @@ from typing import Annotated, TypeAlias
 from uuid import UUID
 
 import strawberry
-from graphql import GraphQLError
 
 from app.graphql.context import Info
-from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
 from domain.formats import ModelFormat as DomainFormat
 from domain.model import Model as ModelAggregate
 from domain.model import ModelList as DomainList
@@ -171,9 +170,9 @@ class ModelType:
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[ModelVersionType]:
         check_first(first)
-        cursor = decode_cursor(after)
-        if cursor is not None and not isinstance(cursor, int):
-            raise GraphQLError("invalid cursor for versions")
+        cursor = int_cursor(after)
+        if cursor is not None:
+            cursor = min(cursor, 2**31 - 1)
         if self.as_of is not None:
             newest_first = list(reversed(await self._versions_as_of(info)))
             if cursor is not None:
