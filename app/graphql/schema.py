@@ -28,15 +28,34 @@ Mutation = merge_types("Mutation", (ModelMutations, TokenMutations))
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
-    # Permission messages are meant for the caller.
-    from strawberry.exceptions import StrawberryGraphQLError
+    # GraphQLErrors (bad arguments, permission messages) are meant for the caller.
+    return original is not None and not isinstance(original, GraphQLError)
 
-    if isinstance(original, StrawberryGraphQLError):
-        return False
-    log.error("unexpected error in %s", error.path, exc_info=original)
-    return True
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Unexpected errors reach the caller as one message with the request id; the log
+    gets the traceback under the same id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "") or "-"
+        log.error(
+            "request %s: unexpected error at %s",
+            request_id,
+            error.path,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Internal error (request id {request_id}); the server log has the details.",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"requestId": request_id},
+        )
 
 
 def build_schema(
@@ -47,10 +66,7 @@ def build_schema(
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaskErrors(
-            should_mask_error=_should_mask,
-            error_message="Internal error; the server log has the details for this request id.",
-        ),
+        MaskUnexpectedErrors,
     ]
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
