@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 
 from app.adapters.sql.postgres import PostgresDatabase
 from app.adapters.sql.sqlite import SqliteDatabase
+
+T = TypeVar("T")
 
 # Overridable so a CI runner with another address can still run the PostgreSQL tests.
 ADMIN_URL = os.environ.get(
@@ -43,6 +47,13 @@ async def _drop_database(name: str) -> None:
         await conn.close()
 
 
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even while pytest-asyncio's event
+    loop is running (fixtures can be set up from inside it): on a thread of its own."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh database for this run. Unreachable PostgreSQL fails the run in CI and
@@ -50,7 +61,7 @@ def pg_url() -> Iterator[str]:
     name = f"modelrepo_test_{secrets.token_hex(6)}"
     try:
         # A session fixture outlives each test's event loop, so it runs its own.
-        asyncio.run(_create_database(name))
+        run_sync(_create_database(name))
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
         message = f"PostgreSQL is not reachable at {ADMIN_URL}: {exc!r}"
         if os.environ.get("CI") == "true":
@@ -59,7 +70,7 @@ def pg_url() -> Iterator[str]:
     try:
         yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     finally:
-        asyncio.run(_drop_database(name))
+        run_sync(_drop_database(name))
 
 
 @pytest.fixture
@@ -86,3 +97,22 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
         yield db
     finally:
         await db.close()
+
+
+async def _empty_schema(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for each backend: a file under tmp_path, or the run's PostgreSQL
+    database with an emptied schema. Sync on purpose: pg_url runs its own event loop."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_url")
+        run_sync(_empty_schema(url))
+        return url
+    return f"sqlite:///{tmp_path / 'modelrepo.db'}"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -49,22 +47,9 @@ class Api:
         return data
 
 
-async def _reset_pg(url: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    # Sync on purpose: pg_url (session-scoped) runs its own event loop.
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        asyncio.run(_reset_pg(url))
-        return Settings(data_dir=tmp_path, database_url=url, bootstrap_admin_token=False)
-    return Settings(data_dir=tmp_path, bootstrap_admin_token=False)
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database_url, bootstrap_admin_token=False)
 
 
 @pytest.fixture
