@@ -1,0 +1,132 @@
+"""Bounded HTTP load: N keep-alive clients sharing a fixed number of requests, and
+sequential latency sampling. The same code drives modelrepo and the peer."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+# One request: (client, worker index, request index) -> succeeded?
+Call = Callable[[httpx.AsyncClient, int, int], Awaitable[bool]]
+
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+def client(base_url: str, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+    """One connection, kept alive: what one sequential user of the API looks like."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=dict(headers or {}),
+        timeout=TIMEOUT,
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+    )
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile of ``samples`` (any order); NaN when empty."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Run:
+    requests: int = 0
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    first_error: str = ""
+    timed_out: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+
+async def drive(
+    base_url: str,
+    call: Call,
+    *,
+    clients: int,
+    total: int,
+    headers: Mapping[str, str] | None = None,
+    deadline_s: float = 120.0,
+) -> Run:
+    """``total`` requests shared by ``clients`` workers, each with its own connection;
+    stops early (``timed_out``) once ``deadline_s`` has passed."""
+    run = Run()
+    next_index = 0
+    stop_at = time.monotonic() + deadline_s
+
+    async def worker(w: int, http: httpx.AsyncClient) -> None:
+        nonlocal next_index
+        while next_index < total:
+            if time.monotonic() > stop_at:
+                run.timed_out = True
+                return
+            index = next_index
+            next_index += 1
+            started = time.perf_counter()
+            try:
+                ok = await call(http, w, index)
+            except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+                ok = False
+                run.first_error = run.first_error or f"{type(exc).__name__}: {exc}"
+            run.latencies_ms.append((time.perf_counter() - started) * 1000)
+            run.requests += 1
+            if ok:
+                run.ok += 1
+            else:
+                run.errors += 1
+
+    pool = [client(base_url, headers) for _ in range(clients)]
+    try:
+        # Open every connection first so the timing holds requests only.
+        await asyncio.gather(*(_warm(http) for http in pool))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(w, http) for w, http in enumerate(pool)))
+        run.seconds = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(http.aclose() for http in pool))
+    return run
+
+
+async def _warm(http: httpx.AsyncClient) -> None:
+    try:
+        await http.get("/")
+    except httpx.HTTPError:
+        pass
+
+
+async def sample(
+    base_url: str,
+    call: Call,
+    *,
+    requests: int,
+    warmup: int,
+    headers: Mapping[str, str] | None = None,
+    deadline_s: float = 120.0,
+) -> Run:
+    """Sequential latency of one client: ``warmup`` unrecorded calls, then ``requests``."""
+    async with client(base_url, headers) as http:
+        for i in range(warmup):
+            await call(http, 0, -1 - i)
+    return await drive(
+        base_url, call, clients=1, total=requests, headers=headers, deadline_s=deadline_s
+    )
