@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     bootstrap_admin_token: bool = True
     projection_poll_seconds: float = 0.5
     graphiql: bool = True
+    # Object storage for model files; read by the model-files release (docker-compose
+    # already wires them). Empty storage_url means a directory under data_dir.
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
 
     @property
     def resolved_database_url(self) -> str:
