@@ -32,8 +32,8 @@ class NotFound(DomainError):
 
 
 class AlreadyDeleted(DomainError):
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"{kind} {ident} is deleted and cannot be changed")
+    def __init__(self, kind: str, ident: str, state: str = "deleted") -> None:
+        super().__init__(f"{kind} {ident} is {state} and cannot be changed")
         self.kind = kind
         self.ident = ident
 

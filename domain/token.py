@@ -44,7 +44,7 @@ class ApiToken(Aggregate):
 
     def revoke(self) -> None:
         if self.revoked:
-            raise AlreadyDeleted("token", self.name)
+            raise AlreadyDeleted("token", self.name, "revoked")
         self._revoked()
 
     @event("Revoked")
