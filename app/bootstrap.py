@@ -11,16 +11,24 @@ from app.services.projector import Projector
 from app.services.repository import Repository
 from app.services.serialization import EventMapper
 from app.services.tokens import TokenService
+from app.services.training import TrainingService
 from app.settings import Settings
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.models import ModelListProjection
 from projections.tokens import TokensProjection
+from projections.training import TrainingProjection
 from projections.versions import VersionsProjection
 
 
 def all_projections() -> list[Projection]:
-    return [ModelListProjection(), VersionsProjection(), AuditProjection(), TokensProjection()]
+    return [
+        ModelListProjection(),
+        VersionsProjection(),
+        AuditProjection(),
+        TokensProjection(),
+        TrainingProjection(),
+    ]
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Container:
     projector: Projector
     models: ModelService
     tokens: TokenService
+    training: TrainingService
 
     async def close(self) -> None:
         await self.db.close()
@@ -81,4 +90,5 @@ async def build(settings: Settings) -> Container:
         projector=projector,
         models=ModelService(repository, projector),
         tokens=TokenService(repository, projector, db),
+        training=TrainingService(repository, projector),
     )

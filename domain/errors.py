@@ -38,5 +38,10 @@ class AlreadyDeleted(DomainError):
         self.ident = ident
 
 
-class PermissionDenied(DomainError):
-    pass
+class InvalidState(DomainError):
+    """The thing exists but its state does not allow this (e.g. a finished task)."""
+
+    def __init__(self, kind: str, ident: str, state: str, action: str) -> None:
+        super().__init__(f"{kind} {ident} is {state}; cannot {action}")
+        self.kind = kind
+        self.state = state

@@ -32,7 +32,13 @@ class AlreadyDeleted(Error):
     kind: str
 
 
-ErrorType = ValidationError | NameTaken | NotFound | AlreadyDeleted
+@strawberry.type
+class InvalidState(Error):
+    kind: str
+    state: str
+
+
+ErrorType = ValidationError | NameTaken | NotFound | AlreadyDeleted | InvalidState
 
 
 def to_error(exc: domain.DomainError) -> ErrorType:
@@ -45,4 +51,6 @@ def to_error(exc: domain.DomainError) -> ErrorType:
         return NotFound(message=str(exc), kind=exc.kind)
     if isinstance(exc, domain.AlreadyDeleted):
         return AlreadyDeleted(message=str(exc), kind=exc.kind)
+    if isinstance(exc, domain.InvalidState):
+        return InvalidState(message=str(exc), kind=exc.kind, state=exc.state)
     return ValidationError(message=str(exc), field="")

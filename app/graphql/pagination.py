@@ -59,6 +59,16 @@ def int_cursor(cursor: str | None) -> int | None:
     return value
 
 
+def pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """A cursor that must hold two strings (a sort key and an id)."""
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise GraphQLError("invalid cursor")
+    return value[0], value[1]
+
+
 def check_first(first: int) -> int:
     if not 1 <= first <= MAX_PAGE:
         raise GraphQLError(f"first must be between 1 and {MAX_PAGE} (got {first})")

@@ -19,11 +19,12 @@ from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
 from app.graphql.tokens.schema import TokenMutations, TokenQueries
+from app.graphql.training.schema import TrainingMutations, TrainingQueries
 
 log = logging.getLogger("modelrepo.graphql")
 
-Query = merge_types("Query", (ModelQueries, HistoryQueries, TokenQueries))
-Mutation = merge_types("Mutation", (ModelMutations, TokenMutations))
+Query = merge_types("Query", (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries))
+Mutation = merge_types("Mutation", (ModelMutations, TokenMutations, TrainingMutations))
 
 
 def _should_mask(error: GraphQLError) -> bool:

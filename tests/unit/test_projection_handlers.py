@@ -5,9 +5,10 @@ from __future__ import annotations
 from app.bootstrap import all_projections
 from domain.model import Model, ModelName
 from domain.token import ApiToken
+from domain.training import TrainingTask
 from domain.version import ModelVersion
 
-AGGREGATES = {cls.__name__: cls for cls in (Model, ModelName, ModelVersion, ApiToken)}
+AGGREGATES = {cls.__name__: cls for cls in (Model, ModelName, ModelVersion, ApiToken, TrainingTask)}
 
 
 def test_handler_names_resolve_to_event_classes() -> None:

@@ -16,7 +16,7 @@ from app.graphql.models.types import (
     ModelVersionType,
     TagInput,
 )
-from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.pagination import Connection, check_first, connection, encode_cursor, pair_cursor
 from app.graphql.permissions import IsViewer
 from app.services.ids import parse_id
 from domain.errors import ValidationError
@@ -32,17 +32,6 @@ def _uuid(value: str) -> str:
         return str(parse_id(value))
     except ValidationError as exc:
         raise GraphQLError(str(exc)) from None
-
-
-def _models_cursor(after: str | None) -> tuple[str, str] | None:
-    cursor = decode_cursor(after)
-    if cursor is None:
-        return None
-    if not (
-        isinstance(cursor, list) and len(cursor) == 2 and all(isinstance(c, str) for c in cursor)
-    ):
-        raise GraphQLError("invalid cursor for models")
-    return cursor[0], cursor[1]
 
 
 @strawberry.type
@@ -72,7 +61,7 @@ class ModelQueries:
             model_format=model_format.value if model_format else None,
         )
         rows, has_next = await list_models(
-            info.context.container.db, filters, first=first, after=_models_cursor(after)
+            info.context.container.db, filters, first=first, after=pair_cursor(after)
         )
         return connection(
             [(encode_cursor([r.name_key, r.id]), ModelType.from_row(r)) for r in rows], has_next
