@@ -22,7 +22,7 @@ from projections.base import (
 
 class VersionsProjection(Projection):
     name = "versions"
-    tables = ("rm_versions",)
+    tables = ("rm_version_files", "rm_version_file_sets", "rm_versions")
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_versions (
             id TEXT PRIMARY KEY,
@@ -35,25 +35,52 @@ class VersionsProjection(Projection):
             source TEXT NOT NULL,
             description TEXT NOT NULL,
             status TEXT NOT NULL,
+            failure TEXT NOT NULL,
+            size BIGINT,
+            file_count INTEGER NOT NULL,
+            storage_prefix TEXT,
+            active_revision INTEGER,
+            pending_revision INTEGER,
             created_at TEXT NOT NULL,
             created_by TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""",
         "CREATE UNIQUE INDEX IF NOT EXISTS rm_versions_number ON rm_versions (model_id, number)",
         "CREATE INDEX IF NOT EXISTS rm_versions_format ON rm_versions (format, model_id)",
+        """CREATE TABLE IF NOT EXISTS rm_version_file_sets (
+            version_id TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            prefix TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            file_count INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (version_id, revision)
+        )""",
+        """CREATE TABLE IF NOT EXISTS rm_version_files (
+            version_id TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (version_id, revision, path)
+        )""",
     )
 
     def handlers(self) -> dict[str, Handler]:
         return {
             "ModelVersion.Imported": self._imported,
             "ModelVersion.Deleted": self._deleted,
+            "ModelVersion.FilesImported": self._files_imported,
+            "ModelVersion.ImportFailed": self._import_failed,
+            "ModelVersion.FilesReuploaded": self._files_reuploaded,
+            "ModelVersion.FileSetActivated": self._file_set_activated,
         }
 
     async def _imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
         await tx.execute(
             "INSERT INTO rm_versions (id, model_id, number, format, framework, runtime, metrics,"
-            " source, description, status, created_at, created_by, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)",
+            " source, description, status, failure, file_count, created_at, created_by,"
+            " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $11)",
             str(e.originator_id),
             str(e.model_id),
             e.number,
@@ -69,7 +96,93 @@ class VersionsProjection(Projection):
         )
 
     async def _deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
-        await tx.execute("DELETE FROM rm_versions WHERE id = $1", str(e.originator_id))
+        version_id = str(e.originator_id)
+        for table, column in (
+            ("rm_version_files", "version_id"),
+            ("rm_version_file_sets", "version_id"),
+            ("rm_versions", "id"),
+        ):
+            await tx.execute(f"DELETE FROM {table} WHERE {column} = $1", version_id)
+
+    async def _files_imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        await _write_files(tx, str(e.originator_id), e.file_set, info)
+        await _activate(tx, str(e.originator_id), e.file_set, info, status="READY")
+
+    async def _import_failed(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        await tx.execute(
+            "UPDATE rm_versions SET status = 'FAILED', failure = $2, updated_at = $3 WHERE id = $1",
+            str(e.originator_id),
+            e.reason,
+            iso(info.recorded_at),
+        )
+
+    async def _files_reuploaded(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        await _write_files(tx, str(e.originator_id), e.file_set, info)
+        await tx.execute(
+            "UPDATE rm_versions SET pending_revision = $2, updated_at = $3 WHERE id = $1",
+            str(e.originator_id),
+            e.file_set["revision"],
+            iso(info.recorded_at),
+        )
+
+    async def _file_set_activated(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        version_id = str(e.originator_id)
+        row = await tx.fetchrow(
+            "SELECT prefix, size, file_count FROM rm_version_file_sets"
+            " WHERE version_id = $1 AND revision = $2",
+            version_id,
+            e.revision,
+        )
+        assert row is not None, "a file set is recorded before it is activated"
+        await tx.execute(
+            "UPDATE rm_versions SET active_revision = $2, pending_revision = NULL, size = $3,"
+            " file_count = $4, storage_prefix = $5, updated_at = $6 WHERE id = $1",
+            version_id,
+            e.revision,
+            row["size"],
+            row["file_count"],
+            row["prefix"],
+            iso(info.recorded_at),
+        )
+
+
+async def _write_files(
+    tx: Writer, version_id: str, file_set: dict[str, Any], info: EventInfo
+) -> None:
+    await tx.execute(
+        "INSERT INTO rm_version_file_sets (version_id, revision, prefix, size, file_count,"
+        " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        version_id,
+        file_set["revision"],
+        file_set["prefix"],
+        file_set["size"],
+        len(file_set["files"]),
+        iso(info.recorded_at),
+    )
+    await tx.executemany(
+        "INSERT INTO rm_version_files (version_id, revision, path, size, sha256)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        [
+            (version_id, file_set["revision"], f["path"], f["size"], f["sha256"])
+            for f in file_set["files"]
+        ],
+    )
+
+
+async def _activate(
+    tx: Writer, version_id: str, file_set: dict[str, Any], info: EventInfo, *, status: str
+) -> None:
+    await tx.execute(
+        "UPDATE rm_versions SET status = $2, active_revision = $3, size = $4, file_count = $5,"
+        " storage_prefix = $6, updated_at = $7 WHERE id = $1",
+        version_id,
+        status,
+        file_set["revision"],
+        file_set["size"],
+        len(file_set["files"]),
+        file_set["prefix"],
+        iso(info.recorded_at),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +197,12 @@ class VersionRow:
     source: dict[str, str]
     description: str
     status: str
+    failure: str
+    size: int | None
+    file_count: int
+    storage_prefix: str | None
+    active_revision: int | None
+    pending_revision: int | None
     created_at: datetime
     created_by: str
     updated_at: datetime
@@ -101,6 +220,12 @@ class VersionRow:
             source=loads(row["source"]),
             description=row["description"],
             status=row["status"],
+            failure=row["failure"],
+            size=row["size"],
+            file_count=row["file_count"],
+            storage_prefix=row["storage_prefix"],
+            active_revision=row["active_revision"],
+            pending_revision=row["pending_revision"],
             created_at=parse_iso(row["created_at"]),
             created_by=row["created_by"],
             updated_at=parse_iso(row["updated_at"]),
@@ -149,3 +274,38 @@ async def latest_versions(db: Reader, model_ids: list[str]) -> dict[str, Version
         *model_ids,
     )
     return {r["model_id"]: VersionRow.from_row(r) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class FileSetRow:
+    revision: int
+    prefix: str
+    size: int
+    file_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    path: str
+    size: int
+    sha256: str
+
+
+async def file_sets(db: Reader, version_id: str) -> list[FileSetRow]:
+    rows = await db.fetch(
+        "SELECT revision, prefix, size, file_count, created_at FROM rm_version_file_sets"
+        " WHERE version_id = $1 ORDER BY revision",
+        version_id,
+    )
+    return [FileSetRow(**{**r, "created_at": parse_iso(r["created_at"])}) for r in rows]
+
+
+async def files(db: Reader, version_id: str, revision: int) -> list[FileRow]:
+    rows = await db.fetch(
+        "SELECT path, size, sha256 FROM rm_version_files WHERE version_id = $1 AND revision = $2"
+        " ORDER BY path",
+        version_id,
+        revision,
+    )
+    return [FileRow(**r) for r in rows]
