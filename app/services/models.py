@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from app.adapters.event_store.port import EventMeta
@@ -15,10 +16,14 @@ from app.services.repository import KeyedLocks, Repository, retry_on_conflict
 from domain.model import Model, ModelList, ModelName, name_id
 from domain.version import ModelVersion, version_id
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class VersionSpec:
-    """What a caller says about a new version (metadata; files come with imports)."""
+    """What a caller says about a new version. With ``source`` (kind upload,
+    object_storage or training_task) the version starts IMPORTING and its files follow;
+    without, it only records ``source_uri`` and is READY at once."""
 
     model_format: str
     framework: str | None = None
@@ -26,6 +31,7 @@ class VersionSpec:
     metrics: dict[str, Any] = field(default_factory=dict)
     source_uri: str | None = None
     description: str | None = None
+    source: dict[str, str] | None = None
 
 
 class ModelService:
@@ -129,15 +135,29 @@ class ModelService:
             return await retry_on_conflict(command)
 
     async def delete_version(self, version_ref: str | UUID, *, meta: EventMeta) -> ModelVersion:
+        version, _ = await self.change_version(version_ref, ModelVersion.delete, meta=meta)
+        return version
+
+    async def change_version(
+        self, version_ref: str | UUID, change: Callable[[ModelVersion], T], *, meta: EventMeta
+    ) -> tuple[ModelVersion, T]:
+        """Load a version, apply ``change`` (a domain command), save; retried on conflict."""
         vid = parse_id(version_ref, "versionId")
 
-        async def command() -> ModelVersion:
+        async def command() -> tuple[ModelVersion, T]:
             version = await self.repo.get(vid, ModelVersion, kind="version")
-            version.delete()
+            result = change(version)
             await self._save(version, meta=meta)
-            return version
+            return version, result
 
-        return await retry_on_conflict(command)
+        async with self._locks.hold(vid):
+            return await retry_on_conflict(command)
+
+    async def get_version(self, version_ref: str | UUID) -> ModelVersion:
+        return await self.repo.get(parse_id(version_ref, "versionId"), ModelVersion, kind="version")
+
+    async def get_model(self, model_ref: str | UUID) -> Model:
+        return await self.repo.get(parse_id(model_ref, "modelId"), Model, kind="model")
 
     async def model_as_of(self, model_id: str | UUID, as_of: datetime) -> Model | None:
         return await self.repo.find(parse_id(model_id, "id"), Model, as_of=as_of)
@@ -154,6 +174,17 @@ class ModelService:
 
 def _new_version(model: Model, spec: VersionSpec) -> ModelVersion:
     number = model.allocate_version_number()
+    if spec.source is not None:
+        return ModelVersion.start_import(
+            model.id,
+            number,
+            spec.model_format,
+            spec.source,
+            framework=spec.framework,
+            runtime=spec.runtime,
+            metrics=spec.metrics,
+            description=spec.description,
+        )
     return ModelVersion.import_metadata(
         model.id,
         number,
