@@ -58,11 +58,20 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
     )
+    # Multipart uploads are safe from cross-site requests here: every request must carry
+    # an Authorization header, which a cross-site form cannot send without a preflight.
     graphql = ModelrepoGraphQL(
-        schema, get_container, graphql_ide="graphiql" if settings.graphiql else None
+        schema,
+        get_container,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        multipart_uploads_enabled=True,
     )
     gate = AuthGate(
-        graphql, get_container, max_body=settings.max_request_bytes, graphiql=settings.graphiql
+        graphql,
+        get_container,
+        max_body=settings.max_request_bytes,
+        max_upload=settings.max_upload_bytes,
+        graphiql=settings.graphiql,
     )
 
     async def health(request: Request) -> JSONResponse:

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     port: int = 8000
     # The largest GraphQL request body accepted (bytes); larger ones get 413.
     max_request_bytes: int = 1_000_000
+    # The largest upload (multipart request) accepted; larger ones get 413.
+    max_upload_bytes: int = 10 * 1024**3
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000

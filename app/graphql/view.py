@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,11 +75,13 @@ class AuthGate:
         container: ContainerGetter,
         *,
         max_body: int,
+        max_upload: int,
         graphiql: bool = True,
     ) -> None:
         self.app = app
         self.container = container
         self.max_body = max_body
+        self.max_upload = max_upload
         self.graphiql = graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,11 +106,12 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
 
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_upload if multipart else self.max_body
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _error(413, f"request body larger than {self.max_body} bytes", request_id)(
-                scope, receive, send
-            )
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            # Refused before a byte of the body is read.
+            await _too_large(limit, request_id)(scope, receive, send)
             return
         if principal is None:
             missing = bearer_secret(request.headers.get("authorization")) is None
@@ -120,13 +124,46 @@ class AuthGate:
             await response(scope, receive, send)
             return
         scope[PRINCIPAL] = principal
+        if multipart:
+            await self._stream(scope, receive, send, limit, request_id)
+            return
         body = await self._read_body(receive)
         if body is None:
-            await _error(413, f"request body larger than {self.max_body} bytes", request_id)(
-                scope, receive, send
-            )
+            await _too_large(limit, request_id)(scope, receive, send)
             return
         await self.app(scope, _replay(body), _with_request_id(send, request_id))
+
+    async def _stream(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, request_id: str
+    ) -> None:
+        """Uploads are not buffered: the body streams through (the multipart parser spools
+        files to disk), counted, and cut off at the limit."""
+        received = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await _with_request_id(send, request_id)(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(limit, request_id)(scope, receive, send)
+        except MultiPartException as exc:
+            if not started:
+                await _error(400, f"malformed multipart body: {exc.message}", request_id)(
+                    scope, receive, send
+                )
 
     def _is_graphiql_page(self, request: Request) -> bool:
         return (
@@ -157,6 +194,14 @@ class AuthGate:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int, request_id: str) -> Response:
+    return _error(413, f"request body larger than {limit} bytes", request_id)
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
