@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.adapters.event_store.port import EventStore
+from app.adapters.object_store.local import LocalObjectStore
+from app.adapters.object_store.port import ObjectStore
+from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.adapters.sql.port import Database
+from app.services.imports import ImportService
 from app.services.models import ModelService
 from app.services.projector import Projector
 from app.services.repository import Repository
@@ -42,8 +46,11 @@ class Container:
     models: ModelService
     tokens: TokenService
     training: TrainingService
+    storage: ObjectStore
+    imports: ImportService
 
     async def close(self) -> None:
+        await self.storage.close()
         await self.db.close()
 
 
@@ -67,8 +74,29 @@ def open_database(url: str) -> tuple[Database, EventStore]:
     )
 
 
+async def open_storage(settings: Settings) -> ObjectStore:
+    """The repository's own object storage: a directory under the data dir by default."""
+    if not settings.storage_url:
+        return LocalObjectStore(settings.data_dir / "objects")
+    uri = parse_object_uri(settings.storage_url)
+    return await open_s3(settings, uri.bucket, uri.prefix)
+
+
+async def open_s3(settings: Settings, bucket: str, prefix: str = "") -> ObjectStore:
+    from app.adapters.object_store.s3 import S3ObjectStore
+
+    return await S3ObjectStore.open(
+        bucket,
+        prefix,
+        endpoint_url=settings.s3_endpoint_url or None,
+        region=settings.s3_region or None,
+        access_key_id=settings.s3_access_key_id or None,
+        secret_access_key=settings.s3_secret_access_key or None,
+    )
+
+
 async def build(settings: Settings) -> Container:
-    """Open the database, create tables, and catch the read models up with the log."""
+    """Open the database and storage, create tables, and catch the read models up."""
     db, store = open_database(settings.resolved_database_url)
     await db.open()
     try:
@@ -78,9 +106,19 @@ async def build(settings: Settings) -> Container:
         projector = Projector(db, store, mapper, all_projections())
         await projector.setup()
         await projector.catch_up()
+        storage = await open_storage(settings)
     except BaseException:
         await db.close()
         raise
+    models = ModelService(repository, projector)
+    training = TrainingService(repository, projector)
+
+    async def open_source(uri: ObjectUri) -> ObjectStore:
+        return await open_s3(settings, uri.bucket)
+
+    imports = ImportService(
+        models, training, storage, open_source, work_dir=settings.data_dir / "work"
+    )
     return Container(
         settings=settings,
         db=db,
@@ -88,7 +126,9 @@ async def build(settings: Settings) -> Container:
         mapper=mapper,
         repository=repository,
         projector=projector,
-        models=ModelService(repository, projector),
+        models=models,
         tokens=TokenService(repository, projector, db),
-        training=TrainingService(repository, projector),
+        training=training,
+        storage=storage,
+        imports=imports,
     )

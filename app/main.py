@@ -11,11 +11,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from app.bootstrap import Container, build
 from app.graphql.schema import build_schema
 from app.graphql.view import AuthGate, ModelrepoGraphQL
+from app.http.downloads import routes as download_routes
 from app.services.projector import stop
 from app.settings import Settings
 
@@ -78,11 +79,19 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         position = holder["container"].projector.position if holder else 0
         return JSONResponse({"status": "ok", "projected_position": position})
 
+    files = AuthGate(
+        Router(routes=download_routes),
+        get_container,
+        max_body=settings.max_request_bytes,
+        max_upload=settings.max_request_bytes,
+        graphiql=False,
+    )
     return Starlette(
         routes=[
             Route("/graphql", gate, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", gate),
             Route("/healthz", health),
+            Mount("/v1/versions", files),
         ],
         lifespan=lifespan,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.services import imports
 from domain import errors as domain
 
 
@@ -38,7 +39,14 @@ class InvalidState(Error):
     state: str
 
 
-ErrorType = ValidationError | NameTaken | NotFound | AlreadyDeleted | InvalidState
+@strawberry.type(description="The source of an import cannot be read; nothing was written.")
+class SourceUnavailable(Error):
+    pass
+
+
+ErrorType = (
+    ValidationError | NameTaken | NotFound | AlreadyDeleted | InvalidState | SourceUnavailable
+)
 
 
 def to_error(exc: domain.DomainError) -> ErrorType:
@@ -51,6 +59,8 @@ def to_error(exc: domain.DomainError) -> ErrorType:
         return NotFound(message=str(exc), kind=exc.kind)
     if isinstance(exc, domain.AlreadyDeleted):
         return AlreadyDeleted(message=str(exc), kind=exc.kind)
+    if isinstance(exc, imports.SourceUnavailable):
+        return SourceUnavailable(message=str(exc))
     if isinstance(exc, domain.InvalidState):
         return InvalidState(message=str(exc), kind=exc.kind, state=exc.state)
     return ValidationError(message=str(exc), field="")

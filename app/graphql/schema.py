@@ -13,9 +13,11 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.graphql.history.queries import HistoryQueries
+from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
 from app.graphql.tokens.schema import TokenMutations, TokenQueries
@@ -69,7 +71,12 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         MaskUnexpectedErrors,
     ]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
+    )
 
 
 schema = build_schema()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.formparsers import MultiPartException
@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
+from strawberry.types.unset import UNSET
 
 from app.bootstrap import Container
 from app.graphql.context import Context, make_loaders
@@ -33,6 +34,13 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, container: ContainerGetter, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self._container = container
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                await request.close()  # closes (and deletes) spooled upload files
 
     async def get_context(self, request: Any, response: Any) -> Context:
         container = self._container()
@@ -131,7 +139,7 @@ class AuthGate:
         if body is None:
             await _too_large(limit, request_id)(scope, receive, send)
             return
-        await self.app(scope, _replay(body), _with_request_id(send, request_id))
+        await self.app(scope, _replay(body, receive), _with_request_id(send, request_id))
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, limit: int, request_id: str
@@ -204,17 +212,19 @@ def _too_large(limit: int, request_id: str) -> Response:
     return _error(413, f"request body larger than {limit} bytes", request_id)
 
 
-def _replay(body: bytes) -> Callable[[], Awaitable[Message]]:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hand the buffered body to the app, then pass on what the client sends next (a
+    streaming response watches for the disconnect)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

@@ -7,60 +7,23 @@ from typing import Annotated
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import AlreadyDeleted, NameTaken, NotFound, ValidationError, to_error
-from app.graphql.models.types import (
-    MetricInput,
-    ModelFormat,
-    ModelList,
-    ModelType,
-    ModelVersionType,
-    TagInput,
+from app.graphql.errors import (
+    AlreadyDeleted,
+    InvalidState,
+    NameTaken,
+    NotFound,
+    SourceUnavailable,
+    ValidationError,
+    to_error,
 )
+from app.graphql.models.inputs import FilesInput, ImportModelInput, VersionInput
+from app.graphql.models.types import ModelType, ModelVersionType, TagInput
 from app.graphql.permissions import IsEditor
-from app.services.models import VersionSpec
+from app.services.imports import ImportFailed as FilesRefused
 from domain.errors import DomainError
-from domain.errors import ValidationError as DomainValidationError
 from domain.model import ModelList as DomainList
 from projections.models import get_models
 from projections.versions import get_versions
-
-
-@strawberry.input
-class VersionInput:
-    format: ModelFormat
-    framework: str | None = None
-    runtime: str | None = strawberry.field(
-        default=None,
-        description="The format's built-in runtime by default; 'custom' for a"
-        " model_service.py script; 'image:<reference>' for a container image.",
-    )
-    metrics: list[MetricInput] | None = None
-    source_uri: str | None = None
-    description: str | None = None
-
-    def to_spec(self) -> VersionSpec:
-        metrics: dict[str, float] = {}
-        for metric in self.metrics or ():
-            if metric.name in metrics:
-                raise DomainValidationError("metrics", f"metric {metric.name!r} is given twice")
-            metrics[metric.name] = metric.value
-        return VersionSpec(
-            model_format=self.format.value,
-            framework=self.framework,
-            runtime=self.runtime,
-            metrics=metrics,
-            source_uri=self.source_uri,
-            description=self.description,
-        )
-
-
-@strawberry.input
-class ImportModelInput:
-    name: str
-    version: VersionInput
-    model_list: ModelList = strawberry.field(name="list", default=DomainList.ORIGINAL)
-    description: str | None = None
-    tags: list[TagInput] | None = None
 
 
 @strawberry.type
@@ -75,6 +38,11 @@ class ModelPayload:
 
 
 @strawberry.type
+class VersionPayload:
+    version: ModelVersionType
+
+
+@strawberry.type
 class DeleteModelSuccess:
     deleted_model_id: strawberry.ID
     deleted_versions: int
@@ -86,12 +54,39 @@ class DeleteVersionSuccess:
     model: ModelType | None
 
 
+@strawberry.type(
+    description="The files arrived but the package was refused: the version is FAILED with"
+    " the reason (every problem found), and none of its files were kept."
+)
+class ImportFailed:
+    message: str
+    model: ModelType
+    version: ModelVersionType
+
+
 ImportModelResult = Annotated[
-    ImportSuccess | NameTaken | ValidationError, strawberry.union("ImportModelResult")
+    ImportSuccess
+    | ImportFailed
+    | NameTaken
+    | NotFound
+    | InvalidState
+    | SourceUnavailable
+    | ValidationError,
+    strawberry.union("ImportModelResult"),
 ]
 ImportVersionResult = Annotated[
-    ImportSuccess | NotFound | AlreadyDeleted | ValidationError,
+    ImportSuccess
+    | ImportFailed
+    | NotFound
+    | AlreadyDeleted
+    | InvalidState
+    | SourceUnavailable
+    | ValidationError,
     strawberry.union("ImportVersionResult"),
+]
+ReuploadResult = Annotated[
+    VersionPayload | NotFound | AlreadyDeleted | InvalidState | SourceUnavailable | ValidationError,
+    strawberry.union("ReuploadResult"),
 ]
 ModelResult = Annotated[
     ModelPayload | NotFound | AlreadyDeleted | ValidationError, strawberry.union("ModelResult")
@@ -104,7 +99,6 @@ DeleteVersionResult = Annotated[
     DeleteVersionSuccess | NotFound | AlreadyDeleted | ValidationError,
     strawberry.union("DeleteVersionResult"),
 ]
-
 Reason = Annotated[
     str | None, strawberry.argument(description="Why; recorded with the event in the history.")
 ]
@@ -123,6 +117,16 @@ async def _import_success(info: Info, model_id: str, version_id: str) -> ImportS
     return ImportSuccess(model=model, version=ModelVersionType.from_row(version))
 
 
+async def _import_failed(info: Info, failed: FilesRefused) -> ImportFailed:
+    version_id = str(failed.version.id)
+    model = await _model(info, str(failed.version.model_id))
+    version = (await get_versions(info.context.container.db, [version_id]))[version_id]
+    assert model is not None  # read-your-writes: the projection has it
+    return ImportFailed(
+        message=str(failed), model=model, version=ModelVersionType.from_row(version)
+    )
+
+
 def _tag_pairs(tags: list[TagInput] | None) -> list[tuple[object, object]]:
     return [(t.key, t.value) for t in tags or ()]
 
@@ -135,15 +139,32 @@ class ModelMutations:
     async def import_model(
         self, info: Info, input: ImportModelInput, reason: Reason = None
     ) -> ImportModelResult:
+        container = info.context.container
+        model_list, tags = DomainList(input.model_list), _tag_pairs(input.tags)
+        meta = info.context.meta(reason)
         try:
-            model, version = await info.context.container.models.import_model(
-                input.name,
-                input.version.to_spec(),
-                model_list=DomainList(input.model_list),
-                description=input.description,
-                tags=_tag_pairs(input.tags),
-                meta=info.context.meta(reason),
-            )
+            spec, source = input.version.to_spec(), input.version.to_source()
+            if source is None:
+                model, version = await container.models.import_model(
+                    input.name,
+                    spec,
+                    model_list=model_list,
+                    description=input.description,
+                    tags=tags,
+                    meta=meta,
+                )
+            else:
+                model, version = await container.imports.import_model(
+                    input.name,
+                    spec,
+                    source,
+                    model_list=model_list,
+                    description=input.description,
+                    tags=tags,
+                    meta=meta,
+                )
+        except FilesRefused as failed:
+            return await _import_failed(info, failed)
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
         return await _import_success(info, str(model.id), str(version.id))
@@ -155,13 +176,38 @@ class ModelMutations:
     async def import_model_version(
         self, info: Info, model_id: strawberry.ID, version: VersionInput, reason: Reason = None
     ) -> ImportVersionResult:
+        container = info.context.container
+        meta = info.context.meta(reason)
         try:
-            model, created = await info.context.container.models.import_version(
-                model_id, version.to_spec(), meta=info.context.meta(reason)
-            )
+            spec, source = version.to_spec(), version.to_source()
+            if source is None:
+                model, created = await container.models.import_version(model_id, spec, meta=meta)
+            else:
+                model, created = await container.imports.import_version(
+                    model_id, spec, source, meta=meta
+                )
+        except FilesRefused as failed:
+            return await _import_failed(info, failed)
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
         return await _import_success(info, str(model.id), str(created.id))
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="New files for a READY version: a PENDING file set that the next"
+        " service update makes ACTIVE. A refused package records nothing.",
+    )
+    async def reupload_model_version_files(
+        self, info: Info, version_id: strawberry.ID, files: FilesInput, reason: Reason = None
+    ) -> ReuploadResult:
+        try:
+            version = await info.context.container.imports.reupload(
+                version_id, files.to_source(), meta=info.context.meta(reason)
+            )
+        except DomainError as exc:
+            return to_error(exc)  # type: ignore[return-value]
+        row = (await get_versions(info.context.container.db, [str(version.id)]))[str(version.id)]
+        return VersionPayload(version=ModelVersionType.from_row(row))
 
     @strawberry.mutation(
         permission_classes=[IsEditor], description="Replace the model's tags with these."

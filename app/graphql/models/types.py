@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
 from uuid import UUID
 
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.models.files import (
+    BigInt,
+    FileSet,
+    PackageFile,
+    file_sets_from_events,
+    file_url,
+    package_url,
+    state_of,
+    storage_uri,
+)
 from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
 from domain.formats import ModelFormat as DomainFormat
 from domain.model import Model as ModelAggregate
@@ -19,6 +29,8 @@ from domain.version import VersionStatus as DomainStatus
 from domain.version import version_id
 from projections.models import ModelRow
 from projections.versions import VersionRow, list_versions
+from projections.versions import file_sets as version_file_sets
+from projections.versions import files as version_files
 
 # strawberry.enum registers the domain enums in place; the aliases name them here.
 strawberry.enum(DomainFormat, name="ModelFormat")
@@ -55,8 +67,22 @@ class MetricInput:
 
 @strawberry.type
 class VersionSource:
-    kind: str
+    kind: str = strawberry.field(
+        description="metadata (registered without files), upload, object_storage or training_task"
+    )
     uri: str
+    mode: str | None = strawberry.field(default=None, description="copy or move")
+    training_task_id: strawberry.ID | None = None
+
+    @classmethod
+    def from_dict(cls, source: dict[str, str]) -> VersionSource:
+        task = source.get("task_id")
+        return cls(
+            kind=source.get("kind", ""),
+            uri=source.get("uri", ""),
+            mode=source.get("mode"),
+            training_task_id=strawberry.ID(task) if task else None,
+        )
 
 
 def _tags(tags: dict[str, str]) -> list[Tag]:
@@ -77,13 +103,72 @@ class ModelVersionType:
     metrics: list[Metric]
     created_at: datetime
     created_by: str | None
+    failure: str = strawberry.field(description="Why the import failed (FAILED versions).")
+    size: BigInt | None = strawberry.field(description="Bytes in the active file set.")
+    file_count: int
+    active_revision: int | None
+    pending_revision: int | None
     as_of: datetime | None = strawberry.field(
         description="Set when this is the state at a past moment (asOf queries)."
     )
+    _storage_prefix: strawberry.Private[str | None]
+    _file_sets: strawberry.Private[list[dict[str, Any]] | None]  # asOf: from the log
 
     @strawberry.field(description='The version label, "V1", "V2", ...')
     def name(self) -> str:
         return f"V{self.number}"
+
+    @strawberry.field(description="Where the active files are stored.")
+    def storage_uri(self, info: Info) -> str | None:
+        return None if self._storage_prefix is None else storage_uri(info, self._storage_prefix)
+
+    @strawberry.field(description="The active files as one streamed zip (send Authorization).")
+    def download_url(self, info: Info) -> str | None:
+        return None if self.active_revision is None else package_url(info, str(self.id))
+
+    @strawberry.field(description="Every file-set revision, oldest first.")
+    async def file_sets(self, info: Info) -> list[FileSet]:
+        if self._file_sets is not None:
+            return file_sets_from_events(
+                info, self._file_sets, self.active_revision, self.pending_revision
+            )
+        rows = await version_file_sets(info.context.container.db, str(self.id))
+        return [
+            FileSet(
+                revision=r.revision,
+                state=state_of(r.revision, self.active_revision, self.pending_revision),
+                size=BigInt(r.size),
+                file_count=r.file_count,
+                storage_uri=storage_uri(info, r.prefix),
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="The manifest of a file set (the active one by default).")
+    async def files(self, info: Info, revision: int | None = None) -> list[PackageFile]:
+        wanted = self.active_revision if revision is None else revision
+        if wanted is None:
+            return []
+        if self._file_sets is not None:
+            chosen = [s for s in self._file_sets if s["revision"] == wanted]
+            prefix = chosen[0]["prefix"] if chosen else ""
+            entries = [(f["path"], f["size"], f["sha256"]) for s in chosen for f in s["files"]]
+        else:
+            db = info.context.container.db
+            sets = {r.revision: r.prefix for r in await version_file_sets(db, str(self.id))}
+            prefix = sets.get(wanted, "")
+            rows = await version_files(db, str(self.id), wanted) if wanted in sets else []
+            entries = [(r.path, r.size, r.sha256) for r in rows]
+        return [
+            PackageFile(
+                path=path,
+                size=BigInt(size),
+                sha256=sha,
+                download_url=await file_url(info, str(self.id), prefix, wanted, path),
+            )
+            for path, size, sha in entries
+        ]
 
     @strawberry.field
     async def model(
@@ -106,17 +191,25 @@ class ModelVersionType:
             runtime=row.runtime,
             description=row.description,
             status=DomainStatus(row.status),
-            source=VersionSource(kind=row.source.get("kind", ""), uri=row.source.get("uri", "")),
+            source=VersionSource.from_dict(row.source),
             metrics=[Metric(name=k, value=v) for k, v in sorted(row.metrics.items())],
             created_at=row.created_at,
             created_by=row.created_by,
+            failure=row.failure,
+            size=None if row.size is None else BigInt(row.size),
+            file_count=row.file_count,
+            active_revision=row.active_revision,
+            pending_revision=row.pending_revision,
             as_of=None,
+            _storage_prefix=row.storage_prefix,
+            _file_sets=None,
         )
 
     @classmethod
     def from_aggregate(
         cls, version: VersionAggregate, as_of: datetime | None = None
     ) -> ModelVersionType:
+        active = version.file_set(version.active_revision)
         return cls(
             id=strawberry.ID(str(version.id)),
             model_id=strawberry.ID(str(version.model_id)),
@@ -126,11 +219,18 @@ class ModelVersionType:
             runtime=version.runtime,
             description=version.description,
             status=DomainStatus(version.status),
-            source=VersionSource(kind=version.source["kind"], uri=version.source["uri"]),
+            source=VersionSource.from_dict(version.source),
             metrics=[Metric(name=k, value=v) for k, v in sorted(version.metrics.items())],
             created_at=version.created_on,
             created_by=None,
+            failure=version.failure,
+            size=BigInt(active["size"]) if active else None,
+            file_count=len(active["files"]) if active else 0,
+            active_revision=version.active_revision,
+            pending_revision=version.pending_revision,
             as_of=as_of,
+            _storage_prefix=active["prefix"] if active else None,
+            _file_sets=list(version.file_sets),
         )
 
 
