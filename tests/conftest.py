@@ -15,6 +15,7 @@ import pytest
 
 from app.adapters.sql.postgres import PostgresDatabase
 from app.adapters.sql.sqlite import SqliteDatabase
+from tests.integration.s3_server import S3Server
 
 T = TypeVar("T")
 
@@ -116,3 +117,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         run_sync(_empty_schema(url))
         return url
     return f"sqlite:///{tmp_path / 'modelrepo.db'}"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    try:
+        server = S3Server.start(log_path)
+    except (OSError, RuntimeError) as exc:
+        pytest.fail(f"cannot start the moto S3 server: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def s3_bucket(s3_server: S3Server) -> AsyncIterator[str]:
+    """A new empty bucket; the server forgets everything after the test."""
+    name = f"modelrepo-test-{secrets.token_hex(4)}"
+    async with s3_server.client() as client:
+        await client.create_bucket(Bucket=name)
+    try:
+        yield name
+    finally:
+        await s3_server.reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with open_api(settings) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on ``settings`` with admin, editor and viewer tokens, served over httpx."""
     container = await build(settings)
     meta = EventMeta(actor="test-setup")
     tokens = {}
