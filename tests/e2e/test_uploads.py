@@ -6,11 +6,13 @@ import io
 import json
 import tarfile
 import zipfile
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Api
+from app.settings import Settings
+from tests.e2e.conftest import Api, open_api
 from tests.unit.package_builders import onnx_model
 
 UPLOAD_MODEL = """
@@ -50,9 +52,26 @@ async def upload(
     *,
     token: str | None = None,
 ) -> httpx.Response:
-    """A GraphQL multipart request with one file at ``path`` in the variables, built by
-    hand so that file names go out byte for byte (httpx would percent-encode a NUL)."""
-    boundary = "modelrepo-test-boundary"
+    """A GraphQL multipart request with one file at ``path`` in the variables."""
+    return await api.client.post(
+        "/graphql",
+        content=multipart_body(query, variables, path, filename, content),
+        headers={
+            "Authorization": f"Bearer {token or api.admin}",
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        },
+    )
+
+
+BOUNDARY = "modelrepo-test-boundary"
+
+
+def multipart_body(
+    query: str, variables: dict[str, Any], path: str, filename: str, content: bytes
+) -> bytes:
+    """Built by hand so that file names go out byte for byte (httpx would percent-encode
+    a NUL)."""
+    boundary = BOUNDARY
     operations = json.dumps({"query": query, "variables": variables})
     parts = [
         ("operations", None, operations.encode()),
@@ -67,14 +86,7 @@ async def upload(
         body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
         body += data + b"\r\n"
     body += f"--{boundary}--\r\n".encode()
-    return await api.client.post(
-        "/graphql",
-        content=body,
-        headers={
-            "Authorization": f"Bearer {token or api.admin}",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        },
-    )
+    return body
 
 
 def _input(name: str, fmt: str = "ONNX", **version: Any) -> dict[str, Any]:
@@ -222,3 +234,38 @@ async def test_upload_limits_and_broken_bodies(api: Api) -> None:
         },
     )
     assert 400 <= truncated.status_code < 500, truncated.text
+
+
+async def test_uploads_over_the_limit_get_413_before_the_body_is_read(
+    settings: Settings,
+) -> None:
+    limited = settings.model_copy(update={"max_upload_bytes": 10_000})
+    async with open_api(limited) as api:
+        declared = await upload(
+            api, UPLOAD_MODEL, _input("big"), "input.version.files.upload", "m.onnx", b"0" * 20_000
+        )
+        assert declared.status_code == 413
+        assert "larger than 10000 bytes" in declared.json()["errors"][0]["message"]
+
+        whole = multipart_body(
+            UPLOAD_MODEL, _input("big"), "input.version.files.upload", "m.onnx", b"0" * 20_000
+        )
+
+        async def body() -> AsyncIterator[bytes]:  # chunked: no content-length to trust
+            for start in range(0, len(whole), 1000):
+                yield whole[start : start + 1000]
+
+        streamed = await api.client.post(
+            "/graphql",
+            content=body(),
+            headers={
+                "Authorization": f"Bearer {api.admin}",
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            },
+        )
+        assert streamed.status_code == 413
+        assert await api.container.store.last_position() == await _token_events(api)
+
+
+async def _token_events(api: Api) -> int:
+    return len([e for e in await api.container.store.read_log() if "ApiToken" in e.topic])
