@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from app.adapters.event_store.port import EventMeta
+from app.adapters.object_store.port import ObjectStoreError
 from app.adapters.sql.port import DatabaseUnavailable
 from app.bootstrap import Container, build
 from app.settings import Settings
@@ -88,6 +90,36 @@ def _export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from app.cli_import import CliError, run_import
+
+    token = args.token or os.environ.get("MODELREPO_TOKEN", "")
+    if not token:
+        print("modelrepo: error: give --token or set MODELREPO_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        result = run_import(
+            args.source,
+            model=args.model,
+            model_format=args.format,
+            new_version=args.new_version,
+            server=args.server,
+            token=token,
+            runtime=args.runtime,
+            framework=args.framework,
+            move=args.move,
+        )
+    except CliError as exc:
+        print(f"modelrepo: import failed: {exc}", file=sys.stderr)
+        return 1
+    version = result["version"]
+    print(
+        f"{result['model']['name']} {version['name']}: {version['status']}"
+        f" ({version['size']} bytes, id {version['id']})"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="modelrepo", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -116,6 +148,24 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--only", nargs="*", help="projection names (default: all)")
     rebuild.set_defaults(run=_rebuild)
 
+    from app.cli_import import default_server
+
+    imports = commands.add_parser(
+        "import", help="import a model (a file, a directory, or an s3:// / cos:// URI)"
+    )
+    imports.add_argument("source", help="a file, a directory, or s3://bucket/prefix")
+    imports.add_argument("--model", required=True, help="the model's name")
+    imports.add_argument("--format", required=True, help="ONNX, TORCHSCRIPT, PMML, ...")
+    imports.add_argument(
+        "--new-version", action="store_true", help="add a version to an existing model"
+    )
+    imports.add_argument("--runtime", help="custom, image:<ref>, or the format's built-in")
+    imports.add_argument("--framework")
+    imports.add_argument("--move", action="store_true", help="delete the s3 source after")
+    imports.add_argument("--server", default=default_server(), help="default $MODELREPO_URL")
+    imports.add_argument("--token", help="default $MODELREPO_TOKEN")
+    imports.set_defaults(run=_import)
+
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=_export_schema
     )
@@ -126,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args, Settings())
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, ObjectStoreError) as exc:
         print(f"modelrepo: error: {exc}", file=sys.stderr)
         return 2
     except (DomainError, ValueError) as exc:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,27 +14,9 @@ import pytest
 
 from tests.conftest import run_sync
 from tests.e2e.queries import IMPORT_MODEL, IMPORT_VERSION, MODEL, MODELS, model_input, version
+from tests.e2e.servers import cli, running_servers
 
 TABLES = ("rm_models", "rm_model_tags", "rm_versions", "rm_audit", "rm_tokens")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 @pytest.fixture
@@ -57,43 +35,8 @@ def shared_pg(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], lis
         "MODELREPO_DATA_DIR": str(tmp_path),
         "MODELREPO_BOOTSTRAP_ADMIN_TOKEN": "false",
     }
-    processes = []
-    urls = []
-    logs = []
-    try:
-        for _ in range(2):
-            port = _free_port()
-            log = (tmp_path / f"server-{port}.log").open("w")
-            logs.append(log)
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    logs_text = [p.read_text() for p in tmp_path.glob("server-*.log")]
-                    pytest.fail(f"servers did not start: {logs_text}")
-                time.sleep(0.2)
+    with running_servers(env, 2, tmp_path) as urls:
         yield env, urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        for log in logs:
-            log.close()
 
 
 async def _dump(url: str) -> dict[str, list[Any]]:
@@ -111,7 +54,7 @@ async def test_two_servers_share_one_database_correctly(
     shared_pg: tuple[dict[str, str], list[str]],
 ) -> None:
     env, (url_a, url_b) = shared_pg
-    token = _cli(env, "token", "create", "--role", "admin", "--name", "two-proc")
+    token = cli(env, "token", "create", "--role", "admin", "--name", "two-proc").stdout.strip()
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=url_a, headers=headers, timeout=60) as a,
@@ -157,5 +100,5 @@ async def test_two_servers_share_one_database_correctly(
     finally:
         await conn.close()
     assert len(before["rm_audit"]) == events  # every event applied exactly once
-    _cli(env, "projections", "rebuild")
+    cli(env, "projections", "rebuild")
     assert await _dump(pg_url) == before
