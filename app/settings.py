@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     bootstrap_admin_token: bool = True
     projection_poll_seconds: float = 0.5
     graphiql: bool = True
-    # Object storage for model files; read by the model-files release (docker-compose
-    # already wires them). Empty storage_url means a directory under data_dir.
+    # Object storage for model files: empty means a directory under data_dir. The S3
+    # settings also serve imports from s3:// and cos:// URIs.
     storage_url: str = ""
     s3_endpoint_url: str = ""
     s3_access_key_id: str = ""
