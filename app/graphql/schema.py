@@ -8,10 +8,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -24,6 +27,7 @@ from app.graphql.tokens.schema import TokenMutations, TokenQueries
 from app.graphql.training.schema import TrainingMutations, TrainingQueries
 
 log = logging.getLogger("modelrepo.graphql")
+CACHE_SIZE = 512
 
 Query = merge_types("Query", (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries))
 Mutation = merge_types("Mutation", (ModelMutations, TokenMutations, TrainingMutations))
@@ -64,11 +68,18 @@ class MaskUnexpectedErrors(MaskErrors):
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 4000
 ) -> strawberry.Schema:
-    # Factories: strawberry builds fresh extension instances per request.
+    # The limit rules are built once so that every request passes the same rule classes:
+    # the validation cache is keyed by them, and repeated documents (every client sends
+    # the same few) skip parsing and validation.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
         MaskUnexpectedErrors,
     ]
     return strawberry.Schema(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -22,10 +23,16 @@ from projections.base import EventInfo, Projection, event_name
 log = logging.getLogger(__name__)
 
 BATCH = 500
-POSITIONS_DDL = (
-    "CREATE TABLE IF NOT EXISTS projection_positions ("
-    " name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS projection_state ("
+    " name TEXT PRIMARY KEY, position BIGINT NOT NULL, schema_hash TEXT NOT NULL)"
 )
+
+
+def schema_hash(projection: Projection) -> str:
+    """Changes whenever a projection's tables change, so stale read models get rebuilt."""
+    text = "\n".join([*projection.tables, *projection.ddl])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class ReadModelSync(Protocol):
@@ -52,19 +59,29 @@ class Projector:
         self._handlers = [(p.name, p.handlers()) for p in self.projections]
 
     async def setup(self) -> None:
+        """Create the read-model tables. A projection whose tables changed since they were
+        built (its schema hash differs) is dropped and rebuilt from the log."""
         async with self.db.transaction() as tx:
             if self.db.dialect == "postgres":
                 # Two processes starting at once must not race on CREATE TABLE.
                 await tx.execute("SELECT pg_advisory_xact_lock(7420001)")
-            await tx.execute(POSITIONS_DDL)
+            await tx.execute(STATE_DDL)
             for projection in self.projections:
-                for statement in projection.ddl:
-                    await tx.execute(statement)
-                await tx.execute(
-                    "INSERT INTO projection_positions (name, position) VALUES ($1, 0)"
-                    " ON CONFLICT (name) DO NOTHING",
-                    projection.name,
+                wanted = schema_hash(projection)
+                built = await tx.fetchval(
+                    "SELECT schema_hash FROM projection_state WHERE name = $1", projection.name
                 )
+                if built != wanted:
+                    if built is not None:
+                        log.warning("read model %r changed; rebuilding it", projection.name)
+                    await _recreate(tx, projection)
+                    await tx.execute(
+                        "INSERT INTO projection_state (name, position, schema_hash)"
+                        " VALUES ($1, 0, $2) ON CONFLICT (name) DO UPDATE"
+                        " SET position = 0, schema_hash = $2",
+                        projection.name,
+                        wanted,
+                    )
 
     async def wait_for(self, position: int) -> None:
         """Return once every projection has applied the log up to ``position``."""
@@ -102,7 +119,7 @@ class Projector:
                 await self._apply(tx, recorded, positions)
             end = events[-1].position
             await tx.executemany(
-                "UPDATE projection_positions SET position = $2 WHERE name = $1",
+                "UPDATE projection_state SET position = $2 WHERE name = $1",
                 [(name, max(pos, end)) for name, pos in positions.items()],
             )
         self.position = end
@@ -111,7 +128,7 @@ class Projector:
     async def _lock_positions(self, tx: Tx) -> dict[str, int]:
         placeholders = ", ".join(f"${i + 1}" for i in range(len(self._names)))
         rows = await tx.fetch(
-            "SELECT name, position FROM projection_positions"
+            "SELECT name, position FROM projection_state"
             f" WHERE name IN ({placeholders}) ORDER BY name{self.db.for_update}",
             *self._names,
         )
@@ -152,12 +169,9 @@ class Projector:
             async with self.db.transaction() as tx:
                 await self._lock_positions(tx)
                 for projection in chosen:
-                    for table in projection.tables:
-                        await tx.execute(f"DROP TABLE IF EXISTS {table}")
-                    for statement in projection.ddl:
-                        await tx.execute(statement)
+                    await _recreate(tx, projection)
                     await tx.execute(
-                        "UPDATE projection_positions SET position = 0 WHERE name = $1",
+                        "UPDATE projection_state SET position = 0 WHERE name = $1",
                         projection.name,
                     )
             self.position = 0
@@ -172,6 +186,13 @@ class Projector:
             except Exception:  # keep following; the next round retries
                 log.exception("projection catch-up failed")
             await asyncio.sleep(interval)
+
+
+async def _recreate(tx: Tx, projection: Projection) -> None:
+    for table in projection.tables:
+        await tx.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in projection.ddl:
+        await tx.execute(statement)
 
 
 async def stop(task: asyncio.Task[None]) -> None:

@@ -10,9 +10,11 @@ import pytest
 
 from app.adapters.event_store.port import EventMeta
 from app.adapters.sql.port import Database
-from app.bootstrap import Container, build
+from app.bootstrap import Container, all_projections, build
 from app.services.models import VersionSpec
+from app.services.projector import Projector
 from app.settings import Settings
+from projections.versions import VersionsProjection
 
 META = EventMeta(actor="tester")
 TABLES = ("rm_models", "rm_model_tags", "rm_versions", "rm_audit", "rm_tokens")
@@ -93,3 +95,26 @@ async def test_a_second_projector_on_the_same_database_applies_nothing_twice(
         assert await dump(container.db) == tables
     finally:
         await other.close()
+
+
+async def test_a_changed_read_model_is_rebuilt_at_start(container: Container) -> None:
+    await exercise(container)
+    before = await dump(container.db)
+
+    class WiderVersions(VersionsProjection):
+        ddl = (
+            *VersionsProjection.ddl,
+            "CREATE INDEX IF NOT EXISTS rm_v_status ON rm_versions (status)",
+        )
+
+    projections = [WiderVersions() if p.name == "versions" else p for p in all_projections()]
+    changed = Projector(container.db, container.store, container.mapper, projections)
+    await changed.setup()
+    state = {
+        r["name"]: r["position"]
+        for r in await container.db.fetch("SELECT name, position FROM projection_state")
+    }
+    assert state["versions"] == 0 and state["models"] > 0
+    assert await container.db.fetch("SELECT * FROM rm_versions") == []
+    await changed.catch_up()
+    assert await dump(container.db) == before
