@@ -41,7 +41,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     _with_container(settings, lambda c: asyncio.sleep(0))
     app = create_app(settings)
     # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149).
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        access_log=args.access_log,
+    )
     return 0
 
 
@@ -127,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     flush=True,
                 )
         follower = asyncio.create_task(current.projector.run(settings.projection_poll_seconds))
+        # Long-lived start-up objects need not be scanned by every GC pass.
+        gc.freeze()
         try:
             yield
         finally:

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from projections.base import EventInfo, Handler, Projection, Reader, Row, Writer, iso, parse_iso
+from projections.base import (
+    BatchHandler,
+    EventInfo,
+    Handler,
+    Projection,
+    Reader,
+    Row,
+    Writer,
+    iso,
+    parse_iso,
+)
 
 
 class AuditProjection(Projection):
@@ -29,23 +39,29 @@ class AuditProjection(Projection):
     )
 
     def handlers(self) -> dict[str, Handler]:
-        return {"*": self._record}
+        return {}
 
-    async def _record(self, tx: Writer, e: Any, info: EventInfo) -> None:
-        aggregate_type, event_type = split_topic(info.topic)
-        await tx.execute(
+    def batch_handler(self) -> BatchHandler:
+        return self._record
+
+    async def _record(self, tx: Writer, infos: list[EventInfo]) -> None:
+        await tx.executemany(
             "INSERT INTO rm_audit (position, originator_id, originator_version, aggregate_type,"
             " event_type, actor, request_id, reason, recorded_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            info.position,
-            str(info.originator_id),
-            info.originator_version,
-            aggregate_type,
-            event_type,
-            info.actor,
-            info.request_id,
-            info.reason,
-            iso(info.recorded_at),
+            [
+                (
+                    info.position,
+                    str(info.originator_id),
+                    info.originator_version,
+                    *split_topic(info.topic),
+                    info.actor,
+                    info.request_id,
+                    info.reason,
+                    iso(info.recorded_at),
+                )
+                for info in infos
+            ],
         )
 
 

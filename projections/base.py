@@ -39,6 +39,7 @@ class EventInfo:
 
 
 Handler = Callable[[Writer, Any, EventInfo], Awaitable[None]]
+BatchHandler = Callable[[Writer, list[EventInfo]], Awaitable[None]]
 
 
 class Projection(ABC):
@@ -50,8 +51,12 @@ class Projection(ABC):
 
     @abstractmethod
     def handlers(self) -> dict[str, Handler]:
-        """Handlers by event name (``"Model.Registered"``, the topic after the colon);
-        ``"*"`` receives every event."""
+        """Handlers by event name (``"Model.Registered"``, the topic after the colon)."""
+
+    def batch_handler(self) -> BatchHandler | None:
+        """Optionally, one call per batch with every event's context, in order (for read
+        models that record each event the same way and write them in one statement)."""
+        return None
 
 
 def event_name(topic: str) -> str:

@@ -55,7 +55,6 @@ class ModelListProjection(Projection):
             "Model.DescriptionUpdated": self._description_updated,
             "Model.TagsEdited": self._tags_edited,
             "Model.Deleted": self._deleted,
-            "Model.VersionAllocated": self._version_allocated,
             "ModelVersion.Imported": self._version_imported,
             "ModelVersion.Deleted": self._version_deleted,
         }
@@ -101,18 +100,24 @@ class ModelListProjection(Projection):
         await tx.execute("DELETE FROM rm_model_tags WHERE model_id = $1", model_id)
         await tx.execute("DELETE FROM rm_models WHERE id = $1", model_id)
 
-    async def _version_allocated(self, tx: Writer, e: Any, info: EventInfo) -> None:
+    async def _version_imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        # A number is allocated (Model.VersionAllocated) in the same append as its version
+        # is imported, so one statement keeps both figures.
         await tx.execute(
-            "UPDATE rm_models SET last_version_number = $2 WHERE id = $1",
-            str(e.originator_id),
+            "UPDATE rm_models SET version_count = version_count + 1, last_version_number ="
+            " CASE WHEN last_version_number < $2 THEN $2 ELSE last_version_number END,"
+            " updated_at = $3 WHERE id = $1",
+            str(e.model_id),
             e.number,
+            iso(info.recorded_at),
         )
 
-    async def _version_imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
-        await _count_versions(tx, str(e.model_id), +1, info)
-
     async def _version_deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
-        await _count_versions(tx, str(e.model_id), -1, info)
+        await tx.execute(
+            "UPDATE rm_models SET version_count = version_count - 1, updated_at = $2 WHERE id = $1",
+            str(e.model_id),
+            iso(info.recorded_at),
+        )
 
 
 async def _write_tags(tx: Writer, model_id: str, tags: dict[str, str]) -> None:
@@ -121,15 +126,6 @@ async def _write_tags(tx: Writer, model_id: str, tags: dict[str, str]) -> None:
             "INSERT INTO rm_model_tags (model_id, key, value) VALUES ($1, $2, $3)",
             [(model_id, k, v) for k, v in tags.items()],
         )
-
-
-async def _count_versions(tx: Writer, model_id: str, delta: int, info: EventInfo) -> None:
-    await tx.execute(
-        "UPDATE rm_models SET version_count = version_count + $2, updated_at = $3 WHERE id = $1",
-        model_id,
-        delta,
-        iso(info.recorded_at),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,11 @@ class Projector:
         self._lock = asyncio.Lock()
         self._names = [p.name for p in self.projections]
         self._handlers = [(p.name, p.handlers()) for p in self.projections]
+        self._batch_handlers = [
+            (p.name, handler)
+            for p in self.projections
+            if (handler := p.batch_handler()) is not None
+        ]
 
     async def setup(self) -> None:
         """Create the read-model tables. A projection whose tables changed since they were
@@ -115,8 +120,11 @@ class Projector:
             if not events:
                 self.position = start
                 return False
-            for recorded in events:
-                await self._apply(tx, recorded, positions)
+            infos = [await self._apply(tx, recorded, positions) for recorded in events]
+            for name, batch_handler in self._batch_handlers:
+                unseen = [i for i in infos if i.position > positions[name]]
+                if unseen:
+                    await batch_handler(tx, unseen)
             end = events[-1].position
             await tx.executemany(
                 "UPDATE projection_state SET position = $2 WHERE name = $1",
@@ -138,8 +146,7 @@ class Projector:
             raise RuntimeError(f"projections not set up: {sorted(missing)}")
         return positions
 
-    async def _apply(self, tx: Tx, recorded: RecordedEvent, positions: dict[str, int]) -> None:
-        domain_event = self.mapper.to_domain_event(recorded)
+    async def _apply(self, tx: Tx, recorded: RecordedEvent, positions: dict[str, int]) -> EventInfo:
         info = EventInfo(
             position=recorded.position,
             originator_id=recorded.originator_id,
@@ -151,12 +158,15 @@ class Projector:
             reason=recorded.meta.reason,
         )
         name_of_event = event_name(recorded.topic)
+        domain_event = None  # decoded only when some read model handles this event
         for name, handlers in self._handlers:
-            if positions[name] >= recorded.position:
+            handler = handlers.get(name_of_event)
+            if handler is None or positions[name] >= recorded.position:
                 continue
-            handler = handlers.get(name_of_event) or handlers.get("*")
-            if handler is not None:
-                await handler(tx, domain_event, info)
+            if domain_event is None:
+                domain_event = self.mapper.to_domain_event(recorded)
+            await handler(tx, domain_event, info)
+        return info
 
     async def rebuild(self, names: Sequence[str] | None = None) -> int:
         """Drop and rebuild projections (all by default) from the log; returns the position

@@ -18,7 +18,7 @@ from domain.errors import NotFound
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
-SNAPSHOT_EVERY = 50
+SNAPSHOT_EVERY = 20
 MAX_ATTEMPTS = 100
 
 

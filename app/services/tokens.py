@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,6 +17,7 @@ from domain.token import ApiToken, Role
 from projections.tokens import TokenRow, any_token, find_token, list_tokens
 
 TOKEN_PREFIX = "mr_"
+CACHE_MAX = 10_000
 BOOTSTRAP_TOKEN_ID = uuid5(NAMESPACE_URL, "modelrepo:bootstrap-admin-token")
 
 
@@ -39,10 +41,20 @@ def hash_secret(secret: str) -> str:
 
 
 class TokenService:
-    def __init__(self, repository: Repository, projector: ReadModelSync, db: Database) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        projector: ReadModelSync,
+        db: Database,
+        cache_seconds: float = 1.0,
+    ) -> None:
         self.repo = repository
         self.projector = projector
         self.db = db
+        # Lookups are cached briefly: a revocation here applies at once; one made by
+        # another server process applies within cache_seconds.
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def create(
         self, name: str, role: Role | str, *, meta: EventMeta, token_id: UUID | None = None
@@ -62,6 +74,7 @@ class TokenService:
             token.revoke()
             positions = await self.repo.save(token, meta=meta)
             await self.projector.wait_for(positions[-1])
+            self._cache.clear()
             return token
 
         return await retry_on_conflict(command)
@@ -69,10 +82,19 @@ class TokenService:
     async def authenticate(self, secret: str) -> Principal | None:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        row = await find_token(self.db, hash_secret(secret))
-        if row is None or row.revoked:
-            return None
-        return Principal(token_id=row.id, name=row.name, role=Role(row.role))
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        row = await find_token(self.db, digest)
+        principal = None
+        if row is not None and not row.revoked:
+            principal = Principal(token_id=row.id, name=row.name, role=Role(row.role))
+        if len(self._cache) >= CACHE_MAX:
+            self._cache.clear()
+        self._cache[digest] = (now, principal)
+        return principal
 
     async def list(self) -> list[TokenRow]:
         return await list_tokens(self.db)

@@ -26,6 +26,10 @@ class PostgresTx(Tx):
         return [dict(r) for r in await self.conn.fetch(sql, *args)]
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
+
+
 class PostgresDatabase(Database):
     dialect = "postgres"
 
@@ -45,7 +49,13 @@ class PostgresDatabase(Database):
         dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
         try:
             self._pool = await asyncpg.create_pool(
-                dsn, min_size=self._min_size, max_size=self._max_size, timeout=10
+                dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=10,
+                # The default reset runs several statements on every release; our code never
+                # leaves session state behind (transactions are context managers).
+                reset=_no_reset,
             )
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise DatabaseUnavailable(

@@ -28,8 +28,21 @@ from projections.versions import get_versions
 
 @strawberry.type
 class ImportSuccess:
-    model: ModelType
-    version: ModelVersionType
+    """Read lazily: a client that asks only for the version's number costs one query."""
+
+    model_id: strawberry.Private[str]
+    version_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def model(self, info: Info) -> ModelType:
+        row = await info.context.loaders.models.load(self.model_id)
+        assert row is not None  # read-your-writes: the projection has it
+        return ModelType.from_row(row)
+
+    @strawberry.field
+    async def version(self, info: Info) -> ModelVersionType:
+        rows = await get_versions(info.context.container.db, [self.version_id])
+        return ModelVersionType.from_row(rows[self.version_id])
 
 
 @strawberry.type
@@ -110,13 +123,6 @@ async def _model(info: Info, model_id: str) -> ModelType | None:
     return None if row is None else ModelType.from_row(row)
 
 
-async def _import_success(info: Info, model_id: str, version_id: str) -> ImportSuccess:
-    model = await _model(info, model_id)
-    version = (await get_versions(info.context.container.db, [version_id]))[version_id]
-    assert model is not None  # read-your-writes: the projection has it
-    return ImportSuccess(model=model, version=ModelVersionType.from_row(version))
-
-
 async def _import_failed(info: Info, failed: FilesRefused) -> ImportFailed:
     version_id = str(failed.version.id)
     model = await _model(info, str(failed.version.model_id))
@@ -167,7 +173,7 @@ class ModelMutations:
             return await _import_failed(info, failed)
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
-        return await _import_success(info, str(model.id), str(version.id))
+        return ImportSuccess(model_id=str(model.id), version_id=str(version.id))
 
     @strawberry.mutation(
         permission_classes=[IsEditor],
@@ -190,7 +196,7 @@ class ModelMutations:
             return await _import_failed(info, failed)
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
-        return await _import_success(info, str(model.id), str(created.id))
+        return ImportSuccess(model_id=str(model.id), version_id=str(created.id))
 
     @strawberry.mutation(
         permission_classes=[IsEditor],
