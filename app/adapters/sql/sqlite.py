@@ -41,10 +41,10 @@ class SqliteTx(Tx):
         await self._conn.executemany(_sql(sql), rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._conn.execute(_sql(sql), args) as cursor:
-            rows = await cursor.fetchall()
-            names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        # One step on the connection's thread: a cursor left open between steps would let
+        # another coroutine's query run inside its read transaction, on an old snapshot.
+        rows = await self._conn.execute_fetchall(_sql(sql), args)
+        return [dict(row) for row in rows]
 
 
 class SqliteDatabase(Database):
@@ -59,6 +59,7 @@ class SqliteDatabase(Database):
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = NORMAL")
