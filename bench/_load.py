@@ -4,6 +4,7 @@ sequential latency sampling. The same code drives modelrepo and the peer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -59,22 +60,16 @@ class Run:
         return percentile(self.latencies_ms, 99)
 
 
-async def drive(
-    base_url: str,
-    call: Call,
-    *,
-    clients: int,
-    total: int,
-    headers: Mapping[str, str] | None = None,
-    deadline_s: float = 120.0,
+async def _workers(
+    one: Callable[[int, int], Awaitable[bool]], *, clients: int, total: int, deadline_s: float
 ) -> Run:
-    """``total`` requests shared by ``clients`` workers, each with its own connection;
-    stops early (``timed_out``) once ``deadline_s`` has passed."""
+    """``total`` calls of ``one(worker, index)`` shared by ``clients`` workers; stops early
+    (``timed_out``) once ``deadline_s`` has passed."""
     run = Run()
     next_index = 0
     stop_at = time.monotonic() + deadline_s
 
-    async def worker(w: int, http: httpx.AsyncClient) -> None:
+    async def worker(w: int) -> None:
         nonlocal next_index
         while next_index < total:
             if time.monotonic() > stop_at:
@@ -84,8 +79,8 @@ async def drive(
             next_index += 1
             started = time.perf_counter()
             try:
-                ok = await call(http, w, index)
-            except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+                ok = await one(w, index)
+            except Exception as exc:  # counted and shown, the run goes on
                 ok = False
                 run.first_error = run.first_error or f"{type(exc).__name__}: {exc}"
             run.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -95,23 +90,47 @@ async def drive(
             else:
                 run.errors += 1
 
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(clients)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def drive(
+    base_url: str,
+    call: Call,
+    *,
+    clients: int,
+    total: int,
+    headers: Mapping[str, str] | None = None,
+    deadline_s: float = 120.0,
+) -> Run:
+    """``total`` requests shared by ``clients`` workers, each with its own connection."""
     pool = [client(base_url, headers) for _ in range(clients)]
     try:
         # Open every connection first so the timing holds requests only.
         await asyncio.gather(*(_warm(http) for http in pool))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(w, http) for w, http in enumerate(pool)))
-        run.seconds = time.perf_counter() - started
+        return await _workers(
+            lambda w, i: call(pool[w], w, i), clients=clients, total=total, deadline_s=deadline_s
+        )
     finally:
         await asyncio.gather(*(http.aclose() for http in pool))
-    return run
+
+
+async def drive_local(
+    one: Callable[[int, int], Awaitable[bool]],
+    *,
+    clients: int,
+    total: int,
+    deadline_s: float = 120.0,
+) -> Run:
+    """Like :func:`drive` for in-process calls ``one(worker, index)``."""
+    return await _workers(one, clients=clients, total=total, deadline_s=deadline_s)
 
 
 async def _warm(http: httpx.AsyncClient) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         await http.get("/")
-    except httpx.HTTPError:
-        pass
 
 
 async def sample(

@@ -9,11 +9,12 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,16 +75,7 @@ async def running(
     startup_timeout: float = 120.0,
 ) -> AsyncIterator[Server]:
     """Start a server, wait until ``health_path`` answers 200, stop it on exit."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            list(argv),
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = _spawn(argv, env, log_path)
     server = Server(name, proc, f"http://{HOST}:{port}", log_path)
     try:
         await _wait_healthy(server, health_path, startup_timeout)
@@ -92,8 +84,21 @@ async def running(
         _stop(server)
 
 
-async def _wait_healthy(server: Server, path: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            list(argv),
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+async def _wait_healthy(server: Server, path: str, within: float) -> None:
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if server.proc.poll() is not None:
@@ -104,7 +109,7 @@ async def _wait_healthy(server: Server, path: str, timeout: float) -> None:
                 if (await client.get(path)).status_code == 200:
                     return
             await asyncio.sleep(0.25)
-    raise RuntimeError(f"{server.name} not healthy after {timeout:.0f} s:\n{server.log_tail()}")
+    raise RuntimeError(f"{server.name} not healthy after {within:.0f} s:\n{server.log_tail()}")
 
 
 # --- the peer's virtualenv -------------------------------------------------------------
@@ -166,3 +171,23 @@ async def fresh_database(admin_url: str, prefix: str) -> AsyncIterator[str]:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+async def analyze(database_url: str) -> None:
+    """Refresh the planner's statistics, as autovacuum (or a DBA) would on a store that
+    has been running a while; freshly bulk-loaded tables have none."""
+    if database_url.startswith("sqlite:"):
+        rest = database_url.removeprefix("sqlite://")  # sqlite:////abs or sqlite:///rel
+        await asyncio.to_thread(_sqlite_analyze, rest[1:] if rest.startswith("/") else rest)
+        return
+    conn = await asyncpg.connect(database_url, timeout=10)
+    try:
+        # VACUUM too, so autovacuum does not start on the fresh rows mid-measurement.
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+def _sqlite_analyze(path: str) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("ANALYZE")

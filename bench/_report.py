@@ -1,0 +1,136 @@
+"""Plain-text tables and the ratio summary."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from _eventstore import Row as StoreRow
+from _load import Run
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 or not _numeric(v) else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths).rstrip()
+    return "\n".join([line(list(headers)), rule, *(line(r) for r in cells)])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace("x", "").lstrip("-").isdigit()
+
+
+@dataclass(frozen=True)
+class Key:
+    system: str  # "modelrepo" or "mlflow"
+    backend: str  # "sqlite" or "postgres"
+    case: str
+
+
+@dataclass
+class Results:
+    writes: dict[Key, Run] = field(default_factory=dict)
+    # case = f"{query} @ {models} models"
+    reads: dict[Key, Run] = field(default_factory=dict)
+    read_sizes: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    setup_rows: list[list[object]] = field(default_factory=list)
+    store_rows: list[StoreRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_table(results: Results) -> str:
+    rows = [
+        [
+            k.system,
+            k.backend,
+            k.case,
+            r.requests,
+            r.errors,
+            r.seconds,
+            r.rate,
+            r.p50,
+            r.p99,
+            "TIMED OUT" if r.timed_out else "",
+        ]
+        for k, r in results.writes.items()
+    ]
+    heads = ["system", "backend", "mode", "requests", "errors", "s", "versions/s"]
+    return table([*heads, "p50 ms", "p99 ms", ""], rows)
+
+
+def read_table(results: Results) -> str:
+    rows = []
+    for k, r in results.reads.items():
+        models, versions = results.read_sizes[k]
+        query = k.case.split(" @ ")[0]
+        rows.append([k.system, k.backend, query, models, versions, r.requests, r.errors])
+        rows[-1] += [r.p50, r.p99, r.rate]
+    heads = ["system", "backend", "query", "models", "versions", "requests", "errors"]
+    return table([*heads, "p50 ms", "p99 ms", "req/s"], rows)
+
+
+def store_table(results: Results) -> str:
+    rows = [
+        [r.case, r.unit, r.store_per_s, r.raw_per_s, f"{r.ratio:.2f}x"] for r in results.store_rows
+    ]
+    return table(["case", "unit", "event store", "raw asyncpg", "store / raw"], rows)
+
+
+def ratios(results: Results) -> str:
+    lines: list[str] = []
+    peer_writes = {k.case: r for k, r in results.writes.items() if k.system == "mlflow"}
+    rows = []
+    for k, r in results.writes.items():
+        peer = peer_writes.get(k.case)
+        if k.system == "modelrepo" and peer is not None and peer.rate > 0:
+            verdict = "meets" if r.rate / peer.rate >= 5 else "BELOW"
+            rows.append([k.backend, k.case, r.rate, peer.rate, f"{r.rate / peer.rate:.2f}x"])
+            rows[-1].append(f"{verdict} target >= 5x")
+    if rows:
+        lines.append("create-version throughput, modelrepo / MLflow (higher is better):")
+        lines.append(table(["backend", "mode", "modelrepo/s", "mlflow/s", "ratio", ""], rows))
+    api = {(k.backend, k.case): r for k, r in results.writes.items() if k.system == "modelrepo"}
+    rows = []
+    for k, r in results.writes.items():
+        http = api.get((k.backend, k.case.replace("caller", "client")))
+        if k.system != "modelrepo" and k.system != "mlflow" and http is not None:
+            rows.append([k.backend, k.case, r.rate, http.rate, f"{http.rate / r.rate:.2f}x"])
+    if rows:
+        lines.append("")
+        lines.append("modelrepo over HTTP+GraphQL / the same service calls in-process:")
+        lines.append(
+            table(["backend", "mode", "in-process/s", "HTTP/s", "HTTP / in-process"], rows)
+        )
+    peer_reads = {k.case: r for k, r in results.reads.items() if k.system == "mlflow"}
+    rows = []
+    for k, r in results.reads.items():
+        peer = peer_reads.get(k.case)
+        if k.system == "modelrepo" and peer is not None:
+            p99 = r.p99 / peer.p99
+            verdict = "meets" if p99 < 1 else "ABOVE"
+            rows.append([k.backend, k.case, r.p50, peer.p50, f"{r.p50 / peer.p50:.2f}x"])
+            rows[-1] += [r.p99, peer.p99, f"{p99:.2f}x", f"{verdict} target < 1x"]
+    if rows:
+        lines.append("")
+        lines.append("read latency at equal data size, modelrepo / MLflow (lower is better):")
+        heads = ["backend", "query @ size", "mr p50", "mlflow p50", "p50 ratio", "mr p99"]
+        lines.append(table([*heads, "mlflow p99", "p99 ratio", ""], rows))
+    return "\n".join(lines) if lines else "(no peer figures to compare)"
