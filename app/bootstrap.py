@@ -9,7 +9,9 @@ from app.adapters.object_store.local import LocalObjectStore
 from app.adapters.object_store.port import ObjectStore
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.adapters.sql.port import Database
+from app.services.deployments import ServiceManager
 from app.services.imports import ImportService
+from app.services.keys import KeyVault, load_fernet
 from app.services.models import ModelService
 from app.services.projector import Projector
 from app.services.repository import Repository
@@ -20,6 +22,7 @@ from app.settings import Settings
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.models import ModelListProjection
+from projections.services import ServicesProjection
 from projections.tokens import TokensProjection
 from projections.training import TrainingProjection
 from projections.versions import VersionsProjection
@@ -32,6 +35,7 @@ def all_projections() -> list[Projection]:
         AuditProjection(),
         TokensProjection(),
         TrainingProjection(),
+        ServicesProjection(),
     ]
 
 
@@ -48,6 +52,8 @@ class Container:
     training: TrainingService
     storage: ObjectStore
     imports: ImportService
+    services: ServiceManager
+    keys: KeyVault
 
     async def close(self) -> None:
         await self.storage.close()
@@ -107,6 +113,8 @@ async def build(settings: Settings) -> Container:
         await projector.setup()
         await projector.catch_up()
         storage = await open_storage(settings)
+        keys = KeyVault(db, load_fernet(settings.secret_key, settings.data_dir))
+        await keys.setup()
     except BaseException:
         await db.close()
         raise
@@ -131,4 +139,6 @@ async def build(settings: Settings) -> Container:
         training=training,
         storage=storage,
         imports=imports,
+        services=ServiceManager(repository, projector, keys),
+        keys=keys,
     )

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     bootstrap_admin_token: bool = True
     projection_poll_seconds: float = 0.5
     graphiql: bool = True
+    # Encrypts service access keys at rest; servers sharing a database need the same one.
+    # Empty: a key generated into data_dir/secret.key on first start.
+    secret_key: str = ""
     # Object storage for model files: empty means a directory under data_dir. The S3
     # settings also serve imports from s3:// and cos:// URIs.
     storage_url: str = ""

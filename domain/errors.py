@@ -15,9 +15,10 @@ class ValidationError(DomainError):
 
 
 class NameTaken(DomainError):
-    def __init__(self, name: str, model_list: str) -> None:
+    def __init__(self, name: str, model_list: str = "", kind: str = "model") -> None:
+        where = f" in the {model_list.lower()} list" if model_list else ""
         super().__init__(
-            f"a model named {name!r} already exists in the {model_list.lower()} list"
+            f"a {kind} named {name!r} already exists{where}"
             " (names are compared ignoring case and surrounding spaces)"
         )
         self.name = name
@@ -45,3 +46,14 @@ class InvalidState(DomainError):
         super().__init__(f"{kind} {ident} is {state}; cannot {action}")
         self.kind = kind
         self.state = state
+
+
+class InUse(DomainError):
+    """A version (or model) is deployed in services; ``services`` names them."""
+
+    def __init__(self, kind: str, ident: str, services: list[str]) -> None:
+        super().__init__(
+            f"{kind} {ident} is used by services {', '.join(services)}; delete or change"
+            " them first, or pass force: true to stop those deployments"
+        )
+        self.services = services

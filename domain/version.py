@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import AlreadyDeleted, InvalidState, ValidationError
+from domain.errors import AlreadyDeleted, InUse, InvalidState, ValidationError
 from domain.formats import DEFAULT_FRAMEWORK, ModelFormat, resolve_runtime
 from domain.rules import clean_description, clean_framework, clean_metrics
 
@@ -57,6 +57,7 @@ class ModelVersion(Aggregate):
         self.status = status
         self.deleted = False
         self.file_sets: list[dict[str, Any]] = []
+        self.services: list[str] = []
         self.active_revision: int | None = None
         self.pending_revision: int | None = None
         self.failure = ""
@@ -217,7 +218,29 @@ class ModelVersion(Aggregate):
 
     def delete(self) -> None:
         self.check_not_deleted()
+        if self.services:
+            raise InUse("version", self.label, self.services)
         self._deleted(model_id=self.model_id, number=self.number)
+
+    def attach(self, service_id: str) -> None:
+        """A service deploys this version (it must be READY with files)."""
+        self.check_ready("deploy it")
+        if self.active_revision is None:
+            raise InvalidState("version", self.label, "registered without files", "deploy it")
+        if service_id not in self.services:
+            self._attached(service_id=service_id)
+
+    @event("AttachedToService")
+    def _attached(self, service_id: str) -> None:
+        self.services = [*self.services, service_id]
+
+    def detach(self, service_id: str) -> None:
+        if service_id in self.services:
+            self._detached(service_id=service_id)
+
+    @event("DetachedFromService")
+    def _detached(self, service_id: str) -> None:
+        self.services = [s for s in self.services if s != service_id]
 
     @event("Deleted")
     def _deleted(self, model_id: UUID, number: int) -> None:

@@ -13,7 +13,9 @@ from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
 from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from domain.errors import InUse
 from domain.model import Model, ModelList, ModelName, name_id
+from domain.service import Service
 from domain.version import ModelVersion, version_id
 
 T = TypeVar("T")
@@ -107,9 +109,13 @@ class ModelService:
         async with self._locks.hold(mid):
             return await retry_on_conflict(command)
 
-    async def delete_model(self, model_id: str | UUID, *, meta: EventMeta) -> tuple[Model, int]:
-        """Delete the model, all its versions, and free its name — atomically. Returns the
-        model and how many versions were deleted with it."""
+    async def delete_model(
+        self, model_id: str | UUID, *, meta: EventMeta, force: bool = False
+    ) -> tuple[Model, int]:
+        """Delete the model, all its versions, and free its name — atomically. A version
+        that services deploy stops the deletion (InUse names them) unless ``force``, which
+        removes it from those services in the same append. Returns the model and how many
+        versions were deleted with it."""
         mid = parse_id(model_id, "modelId")
 
         async def command() -> tuple[Model, int]:
@@ -126,17 +132,49 @@ class ModelService:
                 )
             )
             live = [v for v in versions if v is not None and not v.deleted]
+            services: dict[UUID, Service] = {}
             for version in live:
+                for service in await self._users(version, force, model_name=model.name):
+                    service = services.setdefault(service.id, service)
+                    service.remove_version(str(version.id))
+                    version.detach(str(service.id))
                 version.delete()
-            await self._save(model, claim, *live, meta=meta)
+            await self._save(model, claim, *live, *services.values(), meta=meta)
             return model, len(live)
 
         async with self._locks.hold(mid):
             return await retry_on_conflict(command)
 
-    async def delete_version(self, version_ref: str | UUID, *, meta: EventMeta) -> ModelVersion:
-        version, _ = await self.change_version(version_ref, ModelVersion.delete, meta=meta)
-        return version
+    async def delete_version(
+        self, version_ref: str | UUID, *, meta: EventMeta, force: bool = False
+    ) -> ModelVersion:
+        """Delete a version; with ``force`` the services using it stop deploying it in the
+        same append, otherwise InUse names them."""
+        vid = parse_id(version_ref, "versionId")
+
+        async def command() -> ModelVersion:
+            version = await self.repo.get(vid, ModelVersion, kind="version")
+            services = await self._users(version, force)
+            for service in services:
+                service.remove_version(str(version.id))
+                version.detach(str(service.id))
+            version.delete()
+            await self._save(version, *services, meta=meta)
+            return version
+
+        async with self._locks.hold(vid):
+            return await retry_on_conflict(command)
+
+    async def _users(
+        self, version: ModelVersion, force: bool, model_name: str | None = None
+    ) -> list[Service]:
+        services = [
+            await self.repo.get(UUID(sid), Service, kind="service") for sid in version.services
+        ]
+        if services and not force:
+            kind, ident = ("model", model_name) if model_name else ("version", version.label)
+            raise InUse(kind, ident, [s.name for s in services])
+        return services
 
     async def change_version(
         self, version_ref: str | UUID, change: Callable[[ModelVersion], T], *, meta: EventMeta

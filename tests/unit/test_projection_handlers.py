@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from app.bootstrap import all_projections
 from domain.model import Model, ModelName
+from domain.service import Service, ServiceName
 from domain.token import ApiToken
 from domain.training import TrainingTask
 from domain.version import ModelVersion
 
-AGGREGATES = {cls.__name__: cls for cls in (Model, ModelName, ModelVersion, ApiToken, TrainingTask)}
+AGGREGATES = {
+    cls.__name__: cls
+    for cls in (Model, ModelName, ModelVersion, ApiToken, TrainingTask, Service, ServiceName)
+}
 
 
 def test_handler_names_resolve_to_event_classes() -> None:
