@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from app.adapters.event_store.port import EventStore
+from app.adapters.event_store.port import EventMeta, EventStore
 from app.adapters.object_store.local import LocalObjectStore
 from app.adapters.object_store.port import ObjectStore
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
@@ -18,7 +19,12 @@ from app.services.repository import Repository
 from app.services.serialization import EventMapper
 from app.services.tokens import TokenService
 from app.services.training import TrainingService
+from app.serving.cache import ModelCache
+from app.serving.plane import DataPlane
+from app.serving.runtimes.base import RuntimeOptions
 from app.settings import Settings
+from domain.errors import DomainError
+from domain.service import ServiceStatus
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.models import ModelListProjection
@@ -54,6 +60,7 @@ class Container:
     imports: ImportService
     services: ServiceManager
     keys: KeyVault
+    serving: DataPlane
 
     async def close(self) -> None:
         await self.storage.close()
@@ -101,6 +108,26 @@ async def open_s3(settings: Settings, bucket: str, prefix: str = "") -> ObjectSt
     )
 
 
+def _data_plane(
+    settings: Settings, db: Database, storage: ObjectStore, services: ServiceManager
+) -> DataPlane:
+    meta = EventMeta(actor="data-plane")
+
+    async def report_status(service_id: str, status: ServiceStatus, reason: str) -> None:
+        with contextlib.suppress(DomainError):  # deleted meanwhile
+            await services.report_status(service_id, status, reason, meta=meta)
+
+    async def report_failure(service_id: str, version_id: str, revision: int, reason: str) -> None:
+        with contextlib.suppress(DomainError):
+            await services.version_failed(service_id, version_id, revision, reason, meta=meta)
+
+    options = RuntimeOptions(
+        max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
+    )
+    cache = ModelCache(settings.data_dir / "cache", storage)
+    return DataPlane(db, cache, report_status, report_failure, options)
+
+
 async def build(settings: Settings) -> Container:
     """Open the database and storage, create tables, and catch the read models up."""
     db, store = open_database(settings.resolved_database_url)
@@ -124,6 +151,7 @@ async def build(settings: Settings) -> Container:
     async def open_source(uri: ObjectUri) -> ObjectStore:
         return await open_s3(settings, uri.bucket)
 
+    services = ServiceManager(repository, projector, keys)
     imports = ImportService(
         models, training, storage, open_source, work_dir=settings.data_dir / "work"
     )
@@ -139,6 +167,7 @@ async def build(settings: Settings) -> Container:
         training=training,
         storage=storage,
         imports=imports,
-        services=ServiceManager(repository, projector, keys),
+        services=services,
         keys=keys,
+        serving=_data_plane(settings, db, storage, services),
     )

@@ -19,6 +19,7 @@ from app.graphql.schema import build_schema
 from app.graphql.view import AuthGate, ModelrepoGraphQL
 from app.http.downloads import routes as download_routes
 from app.services.projector import stop
+from app.serving.http import routes as serving_routes
 from app.settings import Settings
 
 log = logging.getLogger("modelrepo")
@@ -48,11 +49,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     flush=True,
                 )
         follower = asyncio.create_task(current.projector.run(settings.projection_poll_seconds))
+        await current.serving.start()
         # Long-lived start-up objects need not be scanned by every GC pass.
         gc.freeze()
         try:
             yield
         finally:
+            await current.serving.stop()
             await stop(follower)
             if owned:
                 await current.close()
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             WebSocketRoute("/graphql", gate),
             Route("/healthz", health),
             Mount("/v1/versions", files),
+            *serving_routes,
         ],
         lifespan=lifespan,
     )

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     # Encrypts service access keys at rest; servers sharing a database need the same one.
     # Empty: a key generated into data_dir/secret.key on first start.
     secret_key: str = ""
+    # The data plane: predict bodies and rows per request, server-side batching.
+    max_predict_bytes: int = 20 * 1024**2
+    max_predict_rows: int = 10_000
+    max_batch_size: int = 64
+    max_batch_wait_ms: float = 2.0
+    # Seconds between SIGTERM (readiness turns false) and the start of draining.
+    drain_grace_seconds: float = 1.0
     # Object storage for model files: empty means a directory under data_dir. The S3
     # settings also serve imports from s3:// and cos:// URIs.
     storage_url: str = ""

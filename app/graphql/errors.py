@@ -44,8 +44,19 @@ class SourceUnavailable(Error):
     pass
 
 
+@strawberry.type(description="Services deploy it; pass force: true to remove it from them.")
+class InUse(Error):
+    services: list[str]
+
+
 ErrorType = (
-    ValidationError | NameTaken | NotFound | AlreadyDeleted | InvalidState | SourceUnavailable
+    ValidationError
+    | NameTaken
+    | NotFound
+    | AlreadyDeleted
+    | InvalidState
+    | SourceUnavailable
+    | InUse
 )
 
 
@@ -59,6 +70,8 @@ def to_error(exc: domain.DomainError) -> ErrorType:
         return NotFound(message=str(exc), kind=exc.kind)
     if isinstance(exc, domain.AlreadyDeleted):
         return AlreadyDeleted(message=str(exc), kind=exc.kind)
+    if isinstance(exc, domain.InUse):
+        return InUse(message=str(exc), services=exc.services)
     if isinstance(exc, imports.SourceUnavailable):
         return SourceUnavailable(message=str(exc))
     if isinstance(exc, domain.InvalidState):

@@ -23,14 +23,19 @@ from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
+from app.graphql.services.schema import ServiceMutations, ServiceQueries
 from app.graphql.tokens.schema import TokenMutations, TokenQueries
 from app.graphql.training.schema import TrainingMutations, TrainingQueries
 
 log = logging.getLogger("modelrepo.graphql")
 CACHE_SIZE = 512
 
-Query = merge_types("Query", (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries))
-Mutation = merge_types("Mutation", (ModelMutations, TokenMutations, TrainingMutations))
+Query = merge_types(
+    "Query", (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries, ServiceQueries)
+)
+Mutation = merge_types(
+    "Mutation", (ModelMutations, TokenMutations, TrainingMutations, ServiceMutations)
+)
 
 
 def _should_mask(error: GraphQLError) -> bool:

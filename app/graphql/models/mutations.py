@@ -9,6 +9,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.errors import (
     AlreadyDeleted,
+    InUse,
     InvalidState,
     NameTaken,
     NotFound,
@@ -105,12 +106,18 @@ ModelResult = Annotated[
     ModelPayload | NotFound | AlreadyDeleted | ValidationError, strawberry.union("ModelResult")
 ]
 DeleteModelResult = Annotated[
-    DeleteModelSuccess | NotFound | AlreadyDeleted | ValidationError,
+    DeleteModelSuccess | NotFound | AlreadyDeleted | InUse | ValidationError,
     strawberry.union("DeleteModelResult"),
 ]
 DeleteVersionResult = Annotated[
-    DeleteVersionSuccess | NotFound | AlreadyDeleted | ValidationError,
+    DeleteVersionSuccess | NotFound | AlreadyDeleted | InUse | ValidationError,
     strawberry.union("DeleteVersionResult"),
+]
+Force = Annotated[
+    bool,
+    strawberry.argument(
+        description="Delete even when services deploy it: they stop deploying it first."
+    ),
 ]
 Reason = Annotated[
     str | None, strawberry.argument(description="Why; recorded with the event in the history.")
@@ -250,11 +257,15 @@ class ModelMutations:
         description="Delete a model and all its versions; its name becomes free again.",
     )
     async def delete_model(
-        self, info: Info, model_id: strawberry.ID, reason: Reason = None
+        self,
+        info: Info,
+        model_id: strawberry.ID,
+        reason: Reason = None,
+        force: Force = False,
     ) -> DeleteModelResult:
         try:
             model, count = await info.context.container.models.delete_model(
-                model_id, meta=info.context.meta(reason)
+                model_id, meta=info.context.meta(reason), force=force
             )
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
@@ -264,11 +275,15 @@ class ModelMutations:
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def delete_model_version(
-        self, info: Info, version_id: strawberry.ID, reason: Reason = None
+        self,
+        info: Info,
+        version_id: strawberry.ID,
+        reason: Reason = None,
+        force: Force = False,
     ) -> DeleteVersionResult:
         try:
             version = await info.context.container.models.delete_version(
-                version_id, meta=info.context.meta(reason)
+                version_id, meta=info.context.meta(reason), force=force
             )
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 from uuid import UUID
 
 import strawberry
@@ -28,11 +28,15 @@ from domain.version import ModelVersion as VersionAggregate
 from domain.version import VersionStatus as DomainStatus
 from domain.version import version_id
 from projections.models import ModelRow
+from projections.services import services_using
 from projections.versions import VersionRow, list_versions
 from projections.versions import file_sets as version_file_sets
 from projections.versions import files as version_files
 
 # strawberry.enum registers the domain enums in place; the aliases name them here.
+if TYPE_CHECKING:
+    from app.graphql.services.types import Service
+
 strawberry.enum(DomainFormat, name="ModelFormat")
 strawberry.enum(DomainList, name="ModelList")
 strawberry.enum(DomainStatus, name="VersionStatus")
@@ -117,6 +121,15 @@ class ModelVersionType:
     @strawberry.field(description='The version label, "V1", "V2", ...')
     def name(self) -> str:
         return f"V{self.number}"
+
+    @strawberry.field(description="The services that deploy this version.")
+    async def associated_services(
+        self, info: Info
+    ) -> list[Annotated[Service, strawberry.lazy("app.graphql.services.types")]]:
+        from app.graphql.services.types import Service
+
+        used = await services_using(info.context.container.db, [str(self.id)])
+        return [Service.from_row(r) for r in used.get(str(self.id), [])]
 
     @strawberry.field(description="Where the active files are stored.")
     def storage_uri(self, info: Info) -> str | None:

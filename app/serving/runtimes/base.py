@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from app.packages.service_config import read_service_config
+
 Batch = dict[str, np.ndarray]
 
 # Open Inference Protocol (v2) datatypes and their numpy equivalents.
@@ -76,7 +78,9 @@ class Runtime(ABC):
     """One loaded model. Subclasses are small; the name -> class table picks them."""
 
     name: ClassVar[str]
-    supports_batching: ClassVar[bool] = True
+    # Whether the data plane may merge requests into one batch. A class default that a
+    # runtime may override per model in ``load`` (e.g. a fixed batch axis, a custom config).
+    supports_batching: bool = True
 
     def __init__(self, package: Path, options: RuntimeOptions | None = None) -> None:
         self.package = package
@@ -97,3 +101,51 @@ class Runtime(ABC):
     async def unload(self) -> None:
         """Release the model. The default forgets the signature; runtimes drop more."""
         self.inputs, self.outputs = [], []
+
+
+def find_model_file(package: Path, suffixes: tuple[str, ...], preferred: str) -> Path:
+    """The package's one model file named with ``suffixes`` (any depth, any letter case);
+    with several, the shallowest one called ``preferred``. Raises RuntimeFailure."""
+    from app.packages.inventory import scan
+
+    found = scan(package)[0].named(*suffixes)
+    if len(found) == 1:
+        return package / found[0]
+    named = sorted((n.count("/"), n) for n in found if n.rsplit("/", 1)[-1] == preferred)
+    if len(named) == 1 or (len(named) > 1 and named[0][0] < named[1][0]):
+        return package / named[0][1]
+    if not found:
+        raise RuntimeFailure(f"no model file ({', '.join(suffixes)}) in the package")
+    raise RuntimeFailure(f"several model files and no single {preferred}: {', '.join(found)}")
+
+
+# config.json (app.packages.service_config) tensor types -> v2 datatypes.
+CONFIG_TYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "INT64"}
+CONFIG_TYPES |= {"bool": "BOOL", "string": "BYTES", "bytes": "BYTES"}
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    batch: dict[str, int] | None
+
+
+def read_config(package: Path) -> ServiceConfig | None:
+    """The package's ``config.json`` as tensor specs (None when absent); RuntimeFailure when
+    invalid. An ``image`` input is a decoded image: UINT8 pixels, FP32 when normalized."""
+    path = package / "config.json"
+    if not path.is_file():
+        return None
+    document, problems = read_service_config(path)
+    if problems:
+        raise RuntimeFailure(f"config.json is invalid: {'; '.join(problems)}")
+    image = "FP32" if "normalize" in document.get("image", {}) else "UINT8"
+
+    def specs(key: str) -> list[TensorSpec]:
+        return [
+            TensorSpec(t["name"], CONFIG_TYPES.get(t["type"], image), tuple(t["shape"]))
+            for t in document[key]
+        ]
+
+    return ServiceConfig(specs("inputs"), specs("outputs"), document.get("batch"))

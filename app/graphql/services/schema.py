@@ -1,0 +1,316 @@
+"""Services: publish, traffic, upgrade, rollback, update, keys, stop/start, delete, test."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Annotated, cast
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
+
+from app.graphql.context import Info
+from app.graphql.errors import (
+    AlreadyDeleted,
+    InvalidState,
+    NameTaken,
+    NotFound,
+    ValidationError,
+    to_error,
+)
+from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.permissions import IsEditor, IsViewer
+from app.graphql.services.types import Service
+from app.services.deployments import VersionChoice
+from app.services.ids import parse_id
+from app.serving.predict import run_v1
+from domain.errors import DomainError
+from domain.errors import NotFound as NotFoundError
+from domain.errors import ValidationError as DomainValidationError
+from domain.service import Service as ServiceAggregate
+from projections.services import get_service, list_services
+
+
+@strawberry.input
+class DeployVersionInput:
+    version_id: strawberry.ID
+    instances: int = 1
+    cpu: float = 1.0
+    memory_mb: int = 1024
+    gpus: int = 0
+    runtime: str | None = strawberry.field(
+        default=None, description="Override the version's runtime (e.g. custom)."
+    )
+    traffic_percent: int = 0
+
+    def to_choice(self) -> VersionChoice:
+        return VersionChoice(
+            version_id=str(self.version_id),
+            instances=self.instances,
+            cpu=self.cpu,
+            memory_mb=self.memory_mb,
+            gpus=self.gpus,
+            runtime=self.runtime,
+            weight=self.traffic_percent,
+        )
+
+
+@strawberry.input
+class TrafficInput:
+    version_id: strawberry.ID
+    percent: int
+
+
+@strawberry.type
+class ServicePayload:
+    service: Service
+
+
+@strawberry.type(description="The access key is shown here once; editors can reveal it later.")
+class ServiceWithKey:
+    service: Service
+    access_key: str
+
+
+ServiceResult = Annotated[
+    ServicePayload | NotFound | AlreadyDeleted | InvalidState | ValidationError,
+    strawberry.union("ServiceResult"),
+]
+PublishResult = Annotated[
+    ServiceWithKey | NameTaken | NotFound | AlreadyDeleted | InvalidState | ValidationError,
+    strawberry.union("PublishServiceResult"),
+]
+
+
+@strawberry.type
+class DeletedService:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type(description="What the predict path answered for the sample payload.")
+class TestServiceSuccess:
+    response: JSON
+    status_code: int
+    latency_ms: float
+    version_number: int | None = strawberry.field(description="The version that answered.")
+
+
+DeleteServiceResult = Annotated[
+    DeletedService | NotFound | AlreadyDeleted | ValidationError,
+    strawberry.union("DeleteServiceResult"),
+]
+TestServiceResult = Annotated[
+    TestServiceSuccess | NotFound | ValidationError, strawberry.union("TestServiceResult")
+]
+KeyResult = Annotated[
+    ServiceWithKey | NotFound | AlreadyDeleted | ValidationError,
+    strawberry.union("RotateServiceKeyResult"),
+]
+
+
+async def _service(info: Info, service_id: str) -> Service:
+    # This process's data plane follows the change at once (others within a poll).
+    await info.context.container.serving.reconcile()
+    row = await get_service(info.context.container.db, id=service_id)
+    assert row is not None  # read-your-writes
+    return Service.from_row(row)
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(parse_id(value))
+    except DomainValidationError as exc:
+        raise GraphQLError(str(exc)) from None
+
+
+@strawberry.type
+class ServiceQueries:
+    @strawberry.field(permission_classes=[IsViewer], description="Services by name.")
+    async def services(
+        self, info: Info, search: str | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[Service]:
+        check_first(first)
+        cursor = decode_cursor(after)
+        if cursor is not None and not isinstance(cursor, str):
+            raise GraphQLError("invalid cursor")
+        rows, has_next = await list_services(
+            info.context.container.db, first=first, after=cursor, search=search
+        )
+        return connection([(encode_cursor(r.name), Service.from_row(r)) for r in rows], has_next)
+
+    @strawberry.field(permission_classes=[IsViewer])
+    async def service(
+        self, info: Info, id: strawberry.ID | None = None, name: str | None = None
+    ) -> Service | None:
+        if (id is None) == (name is None):
+            raise GraphQLError("give exactly one of id and name")
+        db = info.context.container.db
+        row = (
+            await get_service(db, id=_uuid(id))
+            if id is not None
+            else await get_service(db, name=(name or "").strip())
+        )
+        return None if row is None else Service.from_row(row)
+
+
+@strawberry.type
+class ServiceMutations:
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Publish versions as a prediction service. Traffic percentages must sum"
+        " to 100 (all 0 gives the first version 100).",
+    )
+    async def publish_service(
+        self, info: Info, name: str, versions: list[DeployVersionInput]
+    ) -> PublishResult:
+        try:
+            service, key = await info.context.container.services.publish(
+                name, [v.to_choice() for v in versions], meta=info.context.meta()
+            )
+        except DomainError as exc:
+            return to_error(exc)  # type: ignore[return-value]
+        return ServiceWithKey(service=await _service(info, str(service.id)), access_key=key)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Whole percentages per deployed version, summing to 100; versions left"
+        " out get 0.",
+    )
+    async def set_service_traffic(
+        self, info: Info, service_id: strawberry.ID, traffic: list[TrafficInput]
+    ) -> ServiceResult:
+        async def run() -> ServiceAggregate:
+            weights: dict[str, object] = {}
+            for item in traffic:
+                key = str(parse_id(item.version_id, "versionId"))
+                if key in weights:
+                    raise DomainValidationError("traffic", f"version {key} is listed twice")
+                weights[key] = item.percent
+            return await info.context.container.services.set_traffic(
+                service_id, weights, meta=info.context.meta()
+            )
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Without instances: a full upgrade (the new version takes every instance"
+        " and all traffic). With instances: a partial one (it runs beside the others at 0%).",
+    )
+    async def upgrade_service(
+        self,
+        info: Info,
+        service_id: strawberry.ID,
+        to_version: DeployVersionInput,
+        instances: int | None = None,
+    ) -> ServiceResult:
+        choice = to_version.to_choice()
+        if instances is not None:
+            choice = replace(choice, instances=instances)
+
+        async def run() -> ServiceAggregate:
+            return await info.context.container.services.upgrade(
+                service_id, choice, full=instances is None, meta=info.context.meta()
+            )
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Restore an earlier revision (the previous one by default) as a new one.",
+    )
+    async def rollback_service(
+        self, info: Info, service_id: strawberry.ID, revision: int | None = None
+    ) -> ServiceResult:
+        async def run() -> ServiceAggregate:
+            return await info.context.container.services.rollback(
+                service_id, revision, meta=info.context.meta()
+            )
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Redeploy: re-uploaded (pending) files of the deployed versions go live.",
+    )
+    async def update_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
+        async def run() -> ServiceAggregate:
+            return await info.context.container.services.update(
+                service_id, meta=info.context.meta()
+            )
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(permission_classes=[IsEditor])
+    async def stop_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
+        async def run() -> ServiceAggregate:
+            return await info.context.container.services.stop(service_id, meta=info.context.meta())
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(permission_classes=[IsEditor])
+    async def start_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
+        async def run() -> ServiceAggregate:
+            return await info.context.container.services.start(service_id, meta=info.context.meta())
+
+        return await _changed(info, run)
+
+    @strawberry.mutation(permission_classes=[IsEditor])
+    async def rotate_service_key(self, info: Info, service_id: strawberry.ID) -> KeyResult:
+        try:
+            service, key = await info.context.container.services.rotate_key(
+                service_id, meta=info.context.meta()
+            )
+        except DomainError as exc:
+            return to_error(exc)  # type: ignore[return-value]
+        return ServiceWithKey(service=await _service(info, str(service.id)), access_key=key)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Stop and delete a service; its versions are free to delete afterwards.",
+    )
+    async def delete_service(self, info: Info, service_id: strawberry.ID) -> DeleteServiceResult:
+        try:
+            service = await info.context.container.services.delete(
+                service_id, meta=info.context.meta()
+            )
+        except DomainError as exc:
+            return to_error(exc)  # type: ignore[return-value]
+        await info.context.container.serving.reconcile()
+        return DeletedService(id=strawberry.ID(str(service.id)), name=service.name)
+
+    @strawberry.mutation(
+        permission_classes=[IsEditor],
+        description="Run a sample payload (a v1 body, e.g. {instances: [[1, 2]]}) through the"
+        " service's own predict path; image inputs take base64 strings.",
+    )
+    async def test_service(
+        self, info: Info, service_id: strawberry.ID, payload: JSON
+    ) -> TestServiceResult:
+        try:
+            container = info.context.container
+            row = await get_service(container.db, id=_uuid(service_id))
+            state = None if row is None else container.serving.find(row.name)
+            if row is None or state is None:
+                raise NotFoundError("service", str(service_id))
+            outcome = await run_v1(
+                container.serving, state, payload, container.settings.max_predict_rows
+            )
+        except DomainError as exc:
+            return to_error(exc)  # type: ignore[return-value]
+        return TestServiceSuccess(
+            response=cast(JSON, outcome.body),
+            status_code=outcome.status,
+            latency_ms=outcome.latency_ms,
+            version_number=outcome.version_number,
+        )
+
+
+async def _changed(info: Info, run: Callable[[], Awaitable[ServiceAggregate]]) -> ServiceResult:
+    try:
+        service = await run()
+    except DomainError as exc:
+        return to_error(exc)  # type: ignore[return-value]
+    return ServicePayload(service=await _service(info, str(service.id)))

@@ -1,0 +1,140 @@
+"""GraphQL types of prediction services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, TypeAlias
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.models.files import base_url
+from app.graphql.permissions import IsEditor
+from domain.service import ServiceStatus as DomainStatus
+from projections.services import (
+    DeploymentRow,
+    RevisionRow,
+    ServiceRow,
+    deployments,
+    revisions,
+)
+from projections.versions import get_versions
+
+strawberry.enum(DomainStatus, name="ServiceStatus")
+ServiceStatus: TypeAlias = DomainStatus
+
+if TYPE_CHECKING:
+    from app.graphql.models.types import ModelVersionType
+
+ModelVersionRef = Annotated["ModelVersionType", strawberry.lazy("app.graphql.models.types")]
+
+
+@strawberry.type
+class Deployment:
+    version_id: strawberry.ID
+    model_id: strawberry.ID
+    version_number: int
+    instances: int
+    cpu: float
+    memory_mb: int
+    gpus: int
+    runtime: str | None = strawberry.field(description="Overrides the version's runtime.")
+    file_revision: int | None
+    traffic_percent: int
+
+    @strawberry.field
+    async def version(self, info: Info) -> ModelVersionRef | None:
+        from app.graphql.models.types import ModelVersionType
+
+        rows = await get_versions(info.context.container.db, [str(self.version_id)])
+        row = rows.get(str(self.version_id))
+        return None if row is None else ModelVersionType.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: DeploymentRow) -> Deployment:
+        return cls(
+            version_id=strawberry.ID(row.version_id),
+            model_id=strawberry.ID(row.model_id),
+            version_number=row.number,
+            instances=row.instances,
+            cpu=row.cpu,
+            memory_mb=row.memory_mb,
+            gpus=row.gpus,
+            runtime=row.runtime,
+            file_revision=row.file_revision,
+            traffic_percent=row.weight,
+        )
+
+
+@strawberry.type
+class Revision:
+    revision: int
+    kind: str = strawberry.field(
+        description="publish, traffic, upgrade, rollback, update or version_removed"
+    )
+    restored_revision: int | None
+    deployments: list[Deployment]
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def from_row(cls, row: RevisionRow) -> Revision:
+        return cls(
+            revision=row.revision,
+            kind=row.kind,
+            restored_revision=row.restored or None,
+            deployments=[Deployment.from_row(DeploymentRow(**d)) for d in row.deployments],
+            created_at=row.created_at,
+            created_by=row.created_by,
+        )
+
+
+@strawberry.type
+class Service:
+    id: strawberry.ID
+    name: str
+    host_id: str
+    status: ServiceStatus
+    status_reason: str
+    revision: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+
+    @strawberry.field(description="POST predictions here (v1); /v2/models/<name>/infer too.")
+    def endpoint(self, info: Info) -> str:
+        return f"{base_url(info)}/v1/models/{self.name}:predict"
+
+    @strawberry.field
+    async def deployments(self, info: Info) -> list[Deployment]:
+        rows = await deployments(info.context.container.db, str(self.id))
+        return [Deployment.from_row(r) for r in rows]
+
+    @strawberry.field(description="Every spec change, oldest first.")
+    async def revisions(self, info: Info) -> list[Revision]:
+        rows = await revisions(info.context.container.db, str(self.id))
+        return [Revision.from_row(r) for r in rows]
+
+    @strawberry.field(
+        permission_classes=[IsEditor],
+        description="The access key for the predict routes (editors and admins only).",
+    )
+    async def access_key(self, info: Info) -> str | None:
+        row_hash = await info.context.container.db.fetchval(
+            "SELECT key_hash FROM rm_services WHERE id = $1", str(self.id)
+        )
+        return None if row_hash is None else await info.context.container.keys.reveal(row_hash)
+
+    @classmethod
+    def from_row(cls, row: ServiceRow) -> Service:
+        return cls(
+            id=strawberry.ID(row.id),
+            name=row.name,
+            host_id=row.host_id,
+            status=DomainStatus(row.status),
+            status_reason=row.status_reason,
+            revision=row.revision,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+        )

@@ -1,0 +1,208 @@
+"""The REST data plane: TensorFlow Serving / KServe v1 and the Open Inference Protocol v2.
+
+HTTP things only: access keys, body limits, status codes. Routing and models live in
+:mod:`app.serving.plane`; request and response shapes in :mod:`app.serving.codec`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.services.keys import key_matches
+from app.serving.codec import (
+    ProtocolError,
+    decode_v2,
+    encode_v2,
+    metadata_v2,
+    parse_json,
+)
+from app.serving.plane import DataPlane, ServiceState
+from app.serving.predict import Outcome, run_v1
+from app.serving.runtimes.base import RuntimeFailure
+
+log = logging.getLogger("modelrepo.serving")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _plane(request: Request) -> DataPlane:
+    plane: DataPlane = request.app.state.container.serving
+    return plane
+
+
+def _limits(request: Request) -> tuple[int, int]:
+    settings = request.app.state.container.settings
+    return settings.max_predict_bytes, settings.max_predict_rows
+
+
+def _authorized(request: Request, plane: DataPlane, name: str) -> ServiceState:
+    """The service this request may call, or HttpError (401/404/400)."""
+    state = plane.find(name, request.headers.get("host"))
+    if state is None:
+        raise HttpError(404, f"no service named {name[:80]!r}")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        raise HttpError(400, "send one Authorization header, not several")
+    if not headers or not headers[0].strip():
+        raise HttpError(401, "send the service's access key: Authorization: <key>")
+    scheme, _, rest = headers[0].strip().partition(" ")
+    key = rest.strip() if scheme.lower() == "bearer" else headers[0].strip()
+    if not key_matches(key, state.row.key_hash):
+        raise HttpError(401, f"the access key does not open service {state.row.name}")
+    return state
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpError(413, f"request body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(outcome: Outcome) -> Response:
+    headers = {}
+    if outcome.version_number is not None:
+        headers["x-model-version"] = str(outcome.version_number)
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+async def _guarded(request: Request, handle: Any) -> Response:
+    try:
+        response: Response = await handle()
+        return response
+    except HttpError as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    except (ProtocolError, RuntimeFailure) as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    except Exception:
+        request_id = uuid.uuid4().hex
+        log.exception("request %s: unexpected error in %s", request_id, request.url.path)
+        return JSONResponse({"error": f"internal error (request id {request_id})"}, status_code=500)
+
+
+async def predict_v1(request: Request) -> Response:
+    async def handle() -> Response:
+        plane = _plane(request)
+        state = _authorized(request, plane, request.path_params["name"])
+        max_bytes, max_rows = _limits(request)
+        payload = parse_json(await _body(request, max_bytes))
+        return _answer(await run_v1(plane, state, payload, max_rows))
+
+    return await _guarded(request, handle)
+
+
+async def status_v1(request: Request) -> Response:
+    async def handle() -> Response:
+        state = _authorized(request, _plane(request), request.path_params["name"])
+        available = state.router is not None
+        versions = (
+            sorted({t.number for t, _ in state.router.targets}) if state.router is not None else []
+        )
+        return JSONResponse(
+            {
+                "model_version_status": [
+                    {
+                        "version": str(v),
+                        "state": "AVAILABLE" if available else "LOADING",
+                        "status": {"error_code": "OK", "error_message": ""},
+                    }
+                    for v in versions
+                ]
+                or [
+                    {
+                        "version": "",
+                        "state": state.row.status,
+                        "status": {
+                            "error_code": "UNAVAILABLE",
+                            "error_message": state.row.status_reason,
+                        },
+                    }
+                ]
+            }
+        )
+
+    return await _guarded(request, handle)
+
+
+async def infer_v2(request: Request) -> Response:
+    async def handle() -> Response:
+        plane = _plane(request)
+        state = _authorized(request, plane, request.path_params["name"])
+        max_bytes, max_rows = _limits(request)
+        payload = parse_json(await _body(request, max_bytes))
+        loaded = plane.choose(state)
+        batch = decode_v2(payload, loaded.runtime.inputs, max_rows=max_rows)
+        outputs = await loaded.predict(batch)
+        answer_id = payload.get("id") if isinstance(payload, dict) else None
+        body = encode_v2(
+            state.row.name, str(loaded.number), outputs, id=str(answer_id) if answer_id else None
+        )
+        return JSONResponse(body, headers={"x-model-version": str(loaded.number)})
+
+    return await _guarded(request, handle)
+
+
+async def metadata(request: Request) -> Response:
+    async def handle() -> Response:
+        plane = _plane(request)
+        state = _authorized(request, plane, request.path_params["name"])
+        loaded = plane.choose(state)
+        versions = sorted({str(t.number) for t, _ in state.router.targets}) if state.router else []
+        body = metadata_v2(
+            state.row.name,
+            versions,
+            loaded.runtime.inputs,
+            loaded.runtime.outputs,
+            loaded.runtime.name,
+        )
+        return JSONResponse(body)
+
+    return await _guarded(request, handle)
+
+
+async def model_ready(request: Request) -> Response:
+    async def handle() -> Response:
+        state = _authorized(request, _plane(request), request.path_params["name"])
+        ready = state.router is not None
+        return JSONResponse(
+            {"name": state.row.name, "ready": ready}, status_code=200 if ready else 503
+        )
+
+    return await _guarded(request, handle)
+
+
+async def live(request: Request) -> Response:
+    return JSONResponse({"live": True})
+
+
+async def ready(request: Request) -> Response:
+    is_ready = _plane(request).ready
+    return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+routes = [
+    Route("/v1/models/{name}:predict", predict_v1, methods=["POST"]),
+    Route("/v1/models/{name}", status_v1, methods=["GET"]),
+    Route("/v2/health/live", live, methods=["GET"]),
+    Route("/v2/health/ready", ready, methods=["GET"]),
+    Route("/v2/models/{name}/infer", infer_v2, methods=["POST"]),
+    Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
+    Route("/v2/models/{name}", metadata, methods=["GET"]),
+]

@@ -1,0 +1,267 @@
+"""The in-process model registry of the data plane: which versions are loaded for which
+service, and where each request goes.
+
+It follows the services read model. A spec change (a new revision) loads what the new
+spec needs beside what is serving now; only when every version the new spec sends traffic
+to is ready does the routing table switch, atomically, so clients never see a gap. A
+version that fails to load never takes traffic: the old table keeps serving and a failure
+event is recorded. Versions no table uses any more are unloaded once their requests end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.serving.batcher import Batcher
+from app.serving.cache import ModelCache
+from app.serving.router import WeightedRouter
+from app.serving.runtimes.base import Batch, Runtime, RuntimeFailure, RuntimeOptions
+from app.serving.runtimes.registry import runtime_for
+from domain.service import ServiceStatus
+from projections.base import Reader
+from projections.services import DeploymentRow, ServiceRow, serving_state
+from projections.versions import file_sets, files, get_versions
+
+log = logging.getLogger("modelrepo.serving")
+
+StatusReporter = Callable[[str, ServiceStatus, str], Awaitable[None]]
+FailureReporter = Callable[[str, str, int, str], Awaitable[None]]
+
+
+@dataclass
+class Loaded:
+    """One loaded version (for one file set and runtime)."""
+
+    key: tuple[str, int | None, str]
+    version_id: str
+    number: int
+    runtime: Runtime
+    batcher: Batcher | None
+    inflight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    async def predict(self, batch: Batch) -> Batch:
+        self.inflight += 1
+        self.idle.clear()
+        try:
+            if self.batcher is not None:
+                return await self.batcher.submit(batch)
+            return await self.runtime.predict(batch)
+        finally:
+            self.inflight -= 1
+            if not self.inflight:
+                self.idle.set()
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+        await self.runtime.unload()
+
+
+@dataclass
+class ServiceState:
+    row: ServiceRow
+    router: WeightedRouter[Loaded] | None = None
+    revision_served: int = 0
+    revision_wanted: int = 0
+    deploying: asyncio.Task[None] | None = None
+    loaded: dict[tuple[str, int | None, str], Loaded] = field(default_factory=dict)
+
+
+class DataPlane:
+    def __init__(
+        self,
+        db: Reader,
+        cache: ModelCache,
+        report_status: StatusReporter,
+        report_failure: FailureReporter,
+        options: RuntimeOptions | None = None,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.report_status = report_status
+        self.report_failure = report_failure
+        self.options = options or RuntimeOptions()
+        self.poll_seconds = poll_seconds
+        self.services: dict[str, ServiceState] = {}
+        self.by_host: dict[str, str] = {}
+        self.ready = False
+        self._seen = -1
+        self._follower: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reconcile()
+        self._follower = asyncio.create_task(self._follow())
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Not ready first, then let in-flight requests finish, then unload everything."""
+        self.ready = False
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+        for state in self.services.values():
+            if state.deploying is not None:
+                state.deploying.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await state.deploying
+        everything = [x for s in self.services.values() for x in s.loaded.values()]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(x.idle.wait() for x in everything)), 30)
+        for state in self.services.values():
+            for loaded in state.loaded.values():
+                await loaded.close()
+        self.services.clear()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.reconcile()
+            except Exception:  # keep following; the next round retries
+                log.exception("serving reconcile failed")
+
+    # -- following the read model ------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            position = await self.db.fetchval("SELECT COALESCE(MAX(position), 0) FROM rm_services")
+            count = await self.db.fetchval("SELECT COUNT(*) FROM rm_services")
+            marker = int(position) * 1_000_003 + int(count)
+            if marker == self._seen:
+                return
+            self._seen = marker
+            wanted = await serving_state(self.db)
+            names = {row.name for row, _ in wanted}
+            for name in [n for n in self.services if n not in names]:
+                await self._retire(self.services.pop(name))
+            self.by_host = {row.host_id: row.name for row, _ in wanted}
+            for row, deployments in wanted:
+                state = self.services.get(row.name)
+                if state is None:
+                    state = self.services[row.name] = ServiceState(row=row)
+                state.row = row
+                if row.status == ServiceStatus.STOPPED:
+                    await self._retire(state)
+                    continue
+                if row.revision != state.revision_wanted or (
+                    state.router is None
+                    and state.deploying is None
+                    and row.status == ServiceStatus.DEPLOYING
+                ):
+                    state.revision_wanted = row.revision
+                    if state.deploying is not None:
+                        state.deploying.cancel()
+                    state.deploying = asyncio.create_task(self._deploy(state, row, deployments))
+
+    async def _retire(self, state: ServiceState) -> None:
+        if state.deploying is not None:
+            state.deploying.cancel()
+        state.router = None
+        state.revision_served = 0
+        state.revision_wanted = 0
+        for loaded in list(state.loaded.values()):
+            await self._unload_when_idle(loaded)
+        state.loaded.clear()
+
+    async def _deploy(
+        self, state: ServiceState, row: ServiceRow, deployments: list[DeploymentRow]
+    ) -> None:
+        results = await asyncio.gather(
+            *(self._load(state, d) for d in deployments), return_exceptions=True
+        )
+        weighted: list[tuple[Loaded, int]] = []
+        failures: list[str] = []
+        blocking = False
+        for deployment, result in zip(deployments, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                reason = f"V{deployment.number} failed to load: {result}"
+                failures.append(reason)
+                blocking = blocking or deployment.weight > 0
+                await self.report_failure(row.id, deployment.version_id, row.revision, reason)
+            elif deployment.weight > 0:
+                weighted.append((result, deployment.weight))
+        if blocking:
+            # A version meant to take traffic is not there: the table serving now (if any)
+            # keeps serving, and the new one never takes traffic.
+            serving = " (the previous revision keeps serving)" if state.router else ""
+            await self.report_status(row.id, ServiceStatus.FAILED, "; ".join(failures) + serving)
+            return
+        state.router = WeightedRouter(weighted)
+        state.revision_served = row.revision
+        keep = {loaded.key for loaded, _ in weighted} | {
+            r.key for r in results if isinstance(r, Loaded)
+        }
+        for key in [k for k in state.loaded if k not in keep]:
+            await self._unload_when_idle(state.loaded.pop(key))
+        await self.report_status(row.id, ServiceStatus.RUNNING, "; ".join(failures))
+
+    async def _load(self, state: ServiceState, deployment: DeploymentRow) -> Loaded:
+        versions = await get_versions(self.db, [deployment.version_id])
+        version = versions.get(deployment.version_id)
+        if version is None:
+            raise RuntimeFailure(f"version {deployment.version_id} no longer exists")
+        runtime_name = deployment.runtime or version.runtime
+        key = (deployment.version_id, deployment.file_revision, runtime_name)
+        if key in state.loaded:
+            return state.loaded[key]
+        revision = deployment.file_revision or version.active_revision
+        prefixes = {s.revision: s.prefix for s in await file_sets(self.db, version.id)}
+        if revision not in prefixes:
+            raise RuntimeFailure(f"V{version.number} has no files to serve")
+        manifest = await files(self.db, version.id, revision)
+        package = await self.cache.fetch(prefixes[revision], manifest)
+        runtime = runtime_for(runtime_name, Path(package), self.options)
+        await runtime.load()
+        batcher = None
+        if runtime.supports_batching and self.options.max_batch_size > 1:
+            batcher = Batcher(
+                runtime.predict,
+                max_batch_size=self.options.max_batch_size,
+                max_wait_ms=self.options.max_wait_ms,
+            )
+        loaded = Loaded(key, version.id, version.number, runtime, batcher)
+        state.loaded[key] = loaded
+        return loaded
+
+    async def _unload_when_idle(self, loaded: Loaded) -> None:
+        async def later() -> None:
+            await loaded.idle.wait()
+            await loaded.close()
+
+        task = asyncio.create_task(later())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def find(self, name: str, host: str | None = None) -> ServiceState | None:
+        """The service by host id (the first label of Host), else by name."""
+        if host:
+            by_host = self.by_host.get(host.split(".", 1)[0].split(":", 1)[0])
+            if by_host is not None:
+                return self.services.get(by_host)
+        return self.services.get(name)
+
+    def choose(self, state: ServiceState) -> Loaded:
+        if state.router is None:
+            status = state.row.status.lower()
+            raise RuntimeFailure(f"service {state.row.name} is not serving ({status})", 503)
+        return state.router.next()
