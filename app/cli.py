@@ -33,19 +33,17 @@ def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from app.main import create_app
+    from app.server import run
 
     # Fail fast, with the URL (password masked), before uvicorn starts.
     _with_container(settings, lambda c: asyncio.sleep(0))
-    app = create_app(settings)
-    # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149).
-    uvicorn.run(
-        app,
+    run(
+        create_app(settings),
         host=args.host or settings.host,
         port=args.port or settings.port,
         access_log=args.access_log,
+        grace_seconds=settings.drain_grace_seconds,
     )
     return 0
 
