@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.serving.batcher import Batcher
@@ -228,7 +228,12 @@ class DataPlane:
             raise RuntimeFailure(f"V{version.number} has no files to serve")
         manifest = await files(self.db, version.id, revision)
         package = await self.cache.fetch(prefixes[revision], manifest)
-        runtime = runtime_for(runtime_name, Path(package), self.options)
+        options = replace(
+            self.options,
+            cpu_threads=max(1, int(deployment.cpu)),
+            memory_limit_mb=deployment.memory_mb,
+        )
+        runtime = runtime_for(runtime_name, Path(package), options)
         await runtime.load()
         batcher = None
         if runtime.supports_batching and self.options.max_batch_size > 1:

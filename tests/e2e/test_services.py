@@ -221,12 +221,30 @@ async def test_traffic_split_and_bad_splits(served: tuple[Api, str, str, list[st
 
 async def test_full_upgrade_rollback_and_revisions(served: tuple[Api, str, str, list[str]]) -> None:
     api, service_id, key, versions = served
-    await api.gql(UPGRADE, {"id": service_id, "to": {"versionId": versions[1]}})
-    await wait_status(api, service_id, "RUNNING", revision=2)
-    assert (await predict(api, "linear-svc", key, ONES)).json() == {"predictions": [[8.0]]}
-    back = (await api.gql(ROLLBACK, {"id": service_id}))["rollbackService"]
-    assert back["service"]["revision"] == 3
-    service = await wait_status(api, service_id, "RUNNING", revision=3)
+    stop = asyncio.Event()
+    answers: Counter[str] = Counter()
+
+    async def steady_load() -> None:
+        while not stop.is_set():
+            response = await predict(api, "linear-svc", key, ONES)
+            answers[f"{response.status_code} {response.json()}"] += 1
+
+    load = [asyncio.create_task(steady_load()) for _ in range(4)]
+    try:
+        await api.gql(UPGRADE, {"id": service_id, "to": {"versionId": versions[1]}})
+        await wait_status(api, service_id, "RUNNING", revision=2)
+        await asyncio.sleep(0.3)  # the plane follows within its poll
+        assert (await predict(api, "linear-svc", key, ONES)).json() == {"predictions": [[8.0]]}
+        back = (await api.gql(ROLLBACK, {"id": service_id}))["rollbackService"]
+        assert back["service"]["revision"] == 3
+        service = await wait_status(api, service_id, "RUNNING", revision=3)
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await asyncio.gather(*load)
+    # nothing lost: every answer under load came from V1 or V2
+    assert set(answers) <= {"200 {'predictions': [[10.5]]}", "200 {'predictions': [[8.0]]}"}
+    assert len(answers) == 2
     assert (await predict(api, "linear-svc", key, ONES)).json() == {"predictions": [[10.5]]}
     assert [(r["kind"], r["restoredRevision"]) for r in service["revisions"]] == [
         ("publish", None),
