@@ -236,11 +236,12 @@ class DataPlane:
         runtime = runtime_for(runtime_name, Path(package), options)
         await runtime.load()
         batcher = None
-        if runtime.supports_batching and self.options.max_batch_size > 1:
+        # The runtime's own options: a custom package's config.json may set its batching.
+        if runtime.supports_batching and runtime.options.max_batch_size > 1:
             batcher = Batcher(
                 runtime.predict,
-                max_batch_size=self.options.max_batch_size,
-                max_wait_ms=self.options.max_wait_ms,
+                max_batch_size=runtime.options.max_batch_size,
+                max_wait_ms=runtime.options.max_wait_ms,
             )
         loaded = Loaded(key, version.id, version.number, runtime, batcher)
         state.loaded[key] = loaded

@@ -119,9 +119,10 @@ def find_model_file(package: Path, suffixes: tuple[str, ...], preferred: str) ->
     raise RuntimeFailure(f"several model files and no single {preferred}: {', '.join(found)}")
 
 
-# config.json (app.packages.service_config) tensor types -> v2 datatypes.
+# config.json (app.packages.service_config) tensor types -> v2 datatypes. An ``image`` input
+# arrives as the encoded file's bytes (nothing decodes it before the model's preprocess).
 CONFIG_TYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "INT64"}
-CONFIG_TYPES |= {"bool": "BOOL", "string": "BYTES", "bytes": "BYTES"}
+CONFIG_TYPES |= {"bool": "BOOL", "string": "BYTES", "bytes": "BYTES", "image": "BYTES"}
 
 
 @dataclass(frozen=True)
@@ -133,19 +134,17 @@ class ServiceConfig:
 
 def read_config(package: Path) -> ServiceConfig | None:
     """The package's ``config.json`` as tensor specs (None when absent); RuntimeFailure when
-    invalid. An ``image`` input is a decoded image: UINT8 pixels, FP32 when normalized."""
+    invalid."""
     path = package / "config.json"
     if not path.is_file():
         return None
     document, problems = read_service_config(path)
     if problems:
         raise RuntimeFailure(f"config.json is invalid: {'; '.join(problems)}")
-    image = "FP32" if "normalize" in document.get("image", {}) else "UINT8"
 
     def specs(key: str) -> list[TensorSpec]:
         return [
-            TensorSpec(t["name"], CONFIG_TYPES.get(t["type"], image), tuple(t["shape"]))
-            for t in document[key]
+            TensorSpec(t["name"], CONFIG_TYPES[t["type"]], tuple(t["shape"])) for t in document[key]
         ]
 
     return ServiceConfig(specs("inputs"), specs("outputs"), document.get("batch"))
