@@ -26,6 +26,7 @@ from app.settings import Settings
 from domain.errors import DomainError
 from domain.service import ServiceStatus
 from projections.audit import AuditProjection
+from projections.batch import BatchProjection
 from projections.base import Projection
 from projections.models import ModelListProjection
 from projections.services import ServicesProjection
@@ -42,6 +43,7 @@ def all_projections() -> list[Projection]:
         TokensProjection(),
         TrainingProjection(),
         ServicesProjection(),
+        BatchProjection(),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.bootstrap import all_projections
+from domain.batch import BatchJob, BatchRun
 from domain.model import Model, ModelName
 from domain.service import Service, ServiceName
 from domain.token import ApiToken
@@ -11,7 +12,17 @@ from domain.version import ModelVersion
 
 AGGREGATES = {
     cls.__name__: cls
-    for cls in (Model, ModelName, ModelVersion, ApiToken, TrainingTask, Service, ServiceName)
+    for cls in (
+        Model,
+        ModelName,
+        ModelVersion,
+        ApiToken,
+        TrainingTask,
+        Service,
+        ServiceName,
+        BatchJob,
+        BatchRun,
+    )
 }
 
 
