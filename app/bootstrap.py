@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from app.adapters.event_store.port import EventMeta, EventStore
 from app.adapters.object_store.local import LocalObjectStore
@@ -26,8 +27,8 @@ from app.settings import Settings
 from domain.errors import DomainError
 from domain.service import ServiceStatus
 from projections.audit import AuditProjection
-from projections.batch import BatchProjection
 from projections.base import Projection
+from projections.batch import BatchProjection
 from projections.models import ModelListProjection
 from projections.services import ServicesProjection
 from projections.tokens import TokensProjection
@@ -89,25 +90,39 @@ def open_database(url: str) -> tuple[Database, EventStore]:
     )
 
 
-async def open_storage(settings: Settings) -> ObjectStore:
+class S3Opener:
+    """Opens S3 stores with one shared aioboto3 session: a new session reloads botocore's
+    service data (~0.1 s of CPU on the event loop) every time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: Any = None
+
+    async def __call__(self, bucket: str, prefix: str = "") -> ObjectStore:
+        from app.adapters.object_store.s3 import S3ObjectStore
+
+        if self._session is None:
+            import aioboto3
+
+            self._session = aioboto3.Session()
+        settings = self.settings
+        return await S3ObjectStore.open(
+            bucket,
+            prefix,
+            endpoint_url=settings.s3_endpoint_url or None,
+            region=settings.s3_region or None,
+            access_key_id=settings.s3_access_key_id or None,
+            secret_access_key=settings.s3_secret_access_key or None,
+            session=self._session,
+        )
+
+
+async def open_storage(settings: Settings, open_s3: S3Opener) -> ObjectStore:
     """The repository's own object storage: a directory under the data dir by default."""
     if not settings.storage_url:
         return LocalObjectStore(settings.data_dir / "objects")
     uri = parse_object_uri(settings.storage_url)
-    return await open_s3(settings, uri.bucket, uri.prefix)
-
-
-async def open_s3(settings: Settings, bucket: str, prefix: str = "") -> ObjectStore:
-    from app.adapters.object_store.s3 import S3ObjectStore
-
-    return await S3ObjectStore.open(
-        bucket,
-        prefix,
-        endpoint_url=settings.s3_endpoint_url or None,
-        region=settings.s3_region or None,
-        access_key_id=settings.s3_access_key_id or None,
-        secret_access_key=settings.s3_secret_access_key or None,
-    )
+    return await open_s3(uri.bucket, uri.prefix)
 
 
 def _data_plane(
@@ -141,7 +156,8 @@ async def build(settings: Settings) -> Container:
         projector = Projector(db, store, mapper, all_projections())
         await projector.setup()
         await projector.catch_up()
-        storage = await open_storage(settings)
+        open_s3 = S3Opener(settings)
+        storage = await open_storage(settings, open_s3)
         keys = KeyVault(db, load_fernet(settings.secret_key, settings.data_dir))
         await keys.setup()
     except BaseException:
@@ -151,7 +167,7 @@ async def build(settings: Settings) -> Container:
     training = TrainingService(repository, projector)
 
     async def open_source(uri: ObjectUri) -> ObjectStore:
-        return await open_s3(settings, uri.bucket)
+        return await open_s3(uri.bucket)
 
     services = ServiceManager(repository, projector, keys)
     imports = ImportService(
