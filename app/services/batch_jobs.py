@@ -1,0 +1,187 @@
+"""Application service for batch jobs and runs: create, change, trigger, schedule, claim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
+from app.services.ids import parse_id
+from app.services.projector import ReadModelSync
+from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from domain.batch import BatchJob, BatchRun, RunStatus
+from domain.errors import ValidationError
+from domain.schedule import MisfirePolicy, Schedule, due_runs, parse_schedule, run_id
+from domain.version import ModelVersion
+
+StepsParser = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class BatchService:
+    def __init__(
+        self, repository: Repository, projector: ReadModelSync, parse_steps: StepsParser
+    ) -> None:
+        self.repo = repository
+        self.projector = projector
+        self.parse_steps = parse_steps
+        self._locks = KeyedLocks()
+
+    async def _save(self, *aggregates: Any, meta: EventMeta) -> None:
+        positions = await self.repo.save(*aggregates, meta=meta)
+        if positions:
+            await self.projector.wait_for(positions[-1])
+
+    async def _version(self, version_ref: str | UUID) -> ModelVersion:
+        version = await self.repo.get(
+            parse_id(version_ref, "versionId"), ModelVersion, kind="version"
+        )
+        version.check_ready("run batch predictions with it")
+        return version
+
+    def _schedule(self, raw: dict[str, Any]) -> dict[str, Any]:
+        schedule = parse_schedule(
+            raw.get("kind", "ONCE"),
+            raw.get("expression"),
+            raw.get("start") or datetime.now(UTC),
+            raw.get("time_zone") or "UTC",
+        )
+        policy = raw.get("misfire", MisfirePolicy.RUN_ONCE.value)
+        if policy not in {p.value for p in MisfirePolicy}:
+            raise ValidationError("misfirePolicy", "RUN_ONCE or SKIP")
+        concurrency = raw.get("concurrency", "FORBID")
+        if concurrency not in ("FORBID", "ALLOW"):
+            raise ValidationError("concurrencyPolicy", "FORBID or ALLOW")
+        return {**schedule.to_dict(), "misfire": policy, "concurrency": concurrency}
+
+    async def create_job(
+        self,
+        name: str,
+        version_id: str | UUID,
+        spec: dict[str, Any],
+        schedule: dict[str, Any],
+        steps: list[dict[str, Any]],
+        *,
+        meta: EventMeta,
+    ) -> BatchJob:
+        version = await self._version(version_id)
+        job = BatchJob.create(
+            name, version.id, spec, self._schedule(schedule), self.parse_steps(steps)
+        )
+        await self._save(job, meta=meta)
+        return job
+
+    async def change_job(
+        self, job_ref: str | UUID, change: Callable[[BatchJob], Any], *, meta: EventMeta
+    ) -> BatchJob:
+        jid = parse_id(job_ref, "jobId")
+
+        async def command() -> BatchJob:
+            job = await self.repo.get(jid, BatchJob, kind="batch job")
+            change(job)
+            await self._save(job, meta=meta)
+            return job
+
+        async with self._locks.hold(jid):
+            return await retry_on_conflict(command)
+
+    async def update_job(
+        self,
+        job_ref: str | UUID,
+        *,
+        spec: dict[str, Any] | None = None,
+        schedule: dict[str, Any] | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        version_id: str | None = None,
+        meta: EventMeta,
+    ) -> BatchJob:
+        new_version = (await self._version(version_id)).id if version_id else None
+        new_schedule = self._schedule(schedule) if schedule is not None else None
+        new_steps = self.parse_steps(steps) if steps is not None else None
+        return await self.change_job(
+            job_ref,
+            lambda j: j.update(
+                spec=spec, schedule=new_schedule, steps=new_steps, version_id=new_version
+            ),
+            meta=meta,
+        )
+
+    async def trigger(self, job_ref: str | UUID, *, meta: EventMeta) -> BatchRun:
+        """Run now, whatever the schedule."""
+        job = await self.repo.get(parse_id(job_ref, "jobId"), BatchJob, kind="batch job")
+        job.check_live()
+        run = await self._create_run(job, datetime.now(UTC), "manual", meta=meta)
+        if run is None:  # the same microsecond twice: practically never
+            raise ValidationError("jobId", "a run for this moment exists already")
+        return run
+
+    async def _create_run(
+        self, job: BatchJob, scheduled_at: datetime, trigger: str, *, meta: EventMeta
+    ) -> BatchRun | None:
+        config = {"version_id": str(job.version_id), "spec": job.spec, "steps": job.steps}
+        run = BatchRun._create(
+            BatchRun.Created,
+            id=run_id(job.id, scheduled_at),
+            job_id=job.id,
+            scheduled_at=_iso(scheduled_at),
+            trigger=trigger,
+            config=config,
+        )
+        try:
+            await self._save(run, meta=meta)
+        except ConcurrencyConflict:
+            return None  # another scheduler created it: run ids are deterministic
+        return run
+
+    async def schedule_due(self, job_ref: str | UUID, now: datetime, *, meta: EventMeta) -> int:
+        """Create the runs that are due for a job (misfire policy applied); returns how many."""
+        job = await self.repo.get(parse_id(job_ref, "jobId"), BatchJob, kind="batch job")
+        if job.deleted or job.paused:
+            return 0
+        schedule = Schedule.from_dict(job.schedule)
+        last = datetime.fromisoformat(job.last_scheduled) if job.last_scheduled else None
+        policy = MisfirePolicy(job.schedule.get("misfire", MisfirePolicy.RUN_ONCE))
+        created = 0
+        for moment in due_runs(schedule, last, now, policy):
+            if await self._create_run(job, moment, "schedule", meta=meta) is not None:
+                created += 1
+        watermark = _iso(now)
+        if job.last_scheduled is None or watermark > job.last_scheduled:
+            await self.change_job(job.id, lambda j: j.mark_scheduled(watermark), meta=meta)
+        return created
+
+    async def change_run(
+        self, run_ref: str | UUID, change: Callable[[BatchRun], Any], *, meta: EventMeta
+    ) -> BatchRun:
+        rid = parse_id(run_ref, "runId")
+
+        async def command() -> BatchRun:
+            run = await self.repo.get(rid, BatchRun, kind="run")
+            change(run)
+            await self._save(run, meta=meta)
+            return run
+
+        return await retry_on_conflict(command)
+
+    async def claim(self, run_ref: str | UUID, worker: str, *, meta: EventMeta) -> BatchRun | None:
+        """Start a run for this worker; None when another worker got it first."""
+        run = await self.repo.get(parse_id(run_ref, "runId"), BatchRun, kind="run")
+        if run.status != RunStatus.PENDING:
+            return None
+        run.start(worker, _iso(datetime.now(UTC)))
+        try:
+            await self._save(run, meta=meta)
+        except ConcurrencyConflict:
+            return None
+        return run
+
+    async def cancel_run(self, run_ref: str | UUID, *, meta: EventMeta) -> BatchRun:
+        return await self.change_run(run_ref, BatchRun.cancel, meta=meta)
+
+    async def delete_job(self, job_ref: str | UUID, *, meta: EventMeta) -> BatchJob:
+        return await self.change_job(job_ref, BatchJob.delete, meta=meta)
