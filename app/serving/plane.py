@@ -15,17 +15,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from app.serving.batcher import Batcher
 from app.serving.cache import ModelCache
+from app.serving.loading import load_runtime, version_row
 from app.serving.router import WeightedRouter
 from app.serving.runtimes.base import Batch, Runtime, RuntimeFailure, RuntimeOptions
-from app.serving.runtimes.registry import runtime_for
 from domain.service import ServiceStatus
 from projections.base import Reader
 from projections.services import DeploymentRow, ServiceRow, serving_state
-from projections.versions import file_sets, files, get_versions
 
 log = logging.getLogger("modelrepo.serving")
 
@@ -214,27 +212,24 @@ class DataPlane:
         await self.report_status(row.id, ServiceStatus.RUNNING, "; ".join(failures))
 
     async def _load(self, state: ServiceState, deployment: DeploymentRow) -> Loaded:
-        versions = await get_versions(self.db, [deployment.version_id])
-        version = versions.get(deployment.version_id)
-        if version is None:
-            raise RuntimeFailure(f"version {deployment.version_id} no longer exists")
+        version = await version_row(self.db, deployment.version_id)
         runtime_name = deployment.runtime or version.runtime
         key = (deployment.version_id, deployment.file_revision, runtime_name)
         if key in state.loaded:
             return state.loaded[key]
-        revision = deployment.file_revision or version.active_revision
-        prefixes = {s.revision: s.prefix for s in await file_sets(self.db, version.id)}
-        if revision not in prefixes:
-            raise RuntimeFailure(f"V{version.number} has no files to serve")
-        manifest = await files(self.db, version.id, revision)
-        package = await self.cache.fetch(prefixes[revision], manifest)
         options = replace(
             self.options,
             cpu_threads=max(1, int(deployment.cpu)),
             memory_limit_mb=deployment.memory_mb,
         )
-        runtime = runtime_for(runtime_name, Path(package), options)
-        await runtime.load()
+        runtime = await load_runtime(
+            self.db,
+            self.cache,
+            version,
+            runtime_name=runtime_name,
+            file_revision=deployment.file_revision,
+            options=options,
+        )
         batcher = None
         # The runtime's own options: a custom package's config.json may set its batching.
         if runtime.supports_batching and runtime.options.max_batch_size > 1:
