@@ -11,6 +11,8 @@ from app.adapters.object_store.local import LocalObjectStore
 from app.adapters.object_store.port import ObjectStore
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.adapters.sql.port import Database
+from app.batch.worker import BatchWorker
+from app.services.batch_jobs import BatchService
 from app.services.deployments import ServiceManager
 from app.services.imports import ImportService
 from app.services.keys import KeyVault, load_fernet
@@ -24,7 +26,7 @@ from app.serving.cache import ModelCache
 from app.serving.plane import DataPlane
 from app.serving.runtimes.base import RuntimeOptions
 from app.settings import Settings
-from domain.errors import DomainError
+from domain.errors import DomainError, ValidationError
 from domain.service import ServiceStatus
 from projections.audit import AuditProjection
 from projections.base import Projection
@@ -64,6 +66,8 @@ class Container:
     services: ServiceManager
     keys: KeyVault
     serving: DataPlane
+    batch: BatchService
+    batch_worker: BatchWorker
 
     async def close(self) -> None:
         await self.storage.close()
@@ -125,6 +129,15 @@ async def open_storage(settings: Settings, open_s3: S3Opener) -> ObjectStore:
     return await open_s3(uri.bucket, uri.prefix)
 
 
+def _checked_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from app.batch.steps import dump_steps, parse_steps
+
+    try:
+        return dump_steps(parse_steps(raw))
+    except ValueError as exc:  # StepsError lists every problem
+        raise ValidationError("steps", str(exc)) from None
+
+
 def _data_plane(
     settings: Settings, db: Database, storage: ObjectStore, services: ServiceManager
 ) -> DataPlane:
@@ -170,6 +183,7 @@ async def build(settings: Settings) -> Container:
         return await open_s3(uri.bucket)
 
     services = ServiceManager(repository, projector, keys)
+    batch = BatchService(repository, projector, parse_steps=_checked_steps)
     imports = ImportService(
         models, training, storage, open_source, work_dir=settings.data_dir / "work"
     )
@@ -188,4 +202,8 @@ async def build(settings: Settings) -> Container:
         services=services,
         keys=keys,
         serving=_data_plane(settings, db, storage, services),
+        batch=batch,
+        batch_worker=BatchWorker(
+            batch, db, ModelCache(settings.data_dir / "cache", storage), open_source
+        ),
     )

@@ -48,6 +48,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services.projector import stop
+
+    async def work(c: Container) -> None:
+        follower = asyncio.create_task(c.projector.run(settings.projection_poll_seconds))
+        try:
+            await c.batch_worker.run_forever()
+        finally:
+            await stop(follower)
+
+    _with_container(settings, work)
+    return 0
+
+
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work(c: Container) -> str:
         secret, token = await c.tokens.create(args.name, args.role, meta=CLI_META)
@@ -132,6 +146,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
+
+    commands.add_parser(
+        "worker", help="schedule and execute batch runs (serve also does, by default)"
+    ).set_defaults(run=_worker)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True

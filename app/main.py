@@ -50,11 +50,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 )
         follower = asyncio.create_task(current.projector.run(settings.projection_poll_seconds))
         await current.serving.start()
+        worker = (
+            asyncio.create_task(current.batch_worker.run_forever())
+            if settings.batch_worker
+            else None
+        )
         # Long-lived start-up objects need not be scanned by every GC pass.
         gc.freeze()
         try:
             yield
         finally:
+            if worker is not None:
+                await stop(worker)
             await current.serving.stop()
             await stop(follower)
             if owned:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_batch_wait_ms: float = 2.0
     # Seconds between SIGTERM (readiness turns false) and the start of draining.
     drain_grace_seconds: float = 1.0
+    # `modelrepo serve` also schedules and executes batch runs (`modelrepo worker` alone).
+    batch_worker: bool = True
     # Object storage for model files: empty means a directory under data_dir. The S3
     # settings also serve imports from s3:// and cos:// URIs.
     storage_url: str = ""

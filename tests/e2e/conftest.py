@@ -50,7 +50,12 @@ class Api:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, bootstrap_admin_token=False)
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        bootstrap_admin_token=False,
+        batch_worker=False,  # tests drive the worker themselves
+    )
 
 
 @pytest.fixture

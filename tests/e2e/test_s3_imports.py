@@ -36,6 +36,7 @@ def _settings(tmp_path: Path, s3: S3Server, database_url: str, storage_url: str 
         data_dir=tmp_path,
         database_url=database_url,
         bootstrap_admin_token=False,
+        batch_worker=False,
         storage_url=storage_url,
         s3_endpoint_url=s3.endpoint_url,
         s3_access_key_id=ACCESS_KEY_ID,

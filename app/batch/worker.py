@@ -1,0 +1,268 @@
+"""The batch worker: turns schedules into runs, claims runs and executes them.
+
+A run reads its input in chunks, applies the pinned preprocessing steps, predicts with the
+pinned version's runtime (the one serving uses), and writes one output part per input
+chunk under a deterministic name, so a retried run overwrites its parts and never
+duplicates rows. Progress is recorded about every 5% of the input files or every 5 s and
+doubles as the heartbeat; a run whose heartbeat goes stale is retried or failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.adapters.event_store.port import EventMeta
+from app.adapters.object_store.port import ObjectStore, ObjectStoreError
+from app.adapters.object_store.uri import ObjectUri, parse_object_uri
+from app.batch.errors import BatchError
+from app.batch.io import OutputWriter, ReadReport, input_keys, iter_input, read_columns
+from app.batch.statistics import StatisticsPass
+from app.batch.steps import (
+    apply_steps,
+    check_columns,
+    parse_steps,
+    required_columns,
+)
+from app.services.batch_jobs import BatchService
+from app.serving.cache import ModelCache
+from app.serving.loading import load_runtime, version_row
+from app.serving.runtimes.base import DATATYPES, Batch, Runtime, RuntimeFailure
+from domain.batch import BatchRun, RunStatus
+from domain.errors import DomainError
+from projections.base import Reader
+from projections.batch import active_jobs, runs_of, runs_with_status
+
+log = logging.getLogger("modelrepo.batch")
+SourceOpener = Callable[[ObjectUri], Awaitable[ObjectStore]]
+META = EventMeta(actor="batch-worker")
+
+
+class RunFailed(Exception):
+    """A run cannot finish; the message is its reason."""
+
+
+class BatchWorker:
+    def __init__(
+        self,
+        service: BatchService,
+        db: Reader,
+        cache: ModelCache,
+        open_store: SourceOpener,
+        *,
+        chunk_rows: int = 50_000,
+        heartbeat_seconds: float = 5.0,
+        stale_seconds: float = 60.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.cache = cache
+        self.open_store = open_store
+        self.chunk_rows = chunk_rows
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stale_seconds = stale_seconds
+        self.poll_seconds = poll_seconds
+        self.name = f"worker-{uuid.uuid4().hex[:8]}"
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # keep working; the next tick retries
+                log.exception("batch worker tick failed")
+            await asyncio.sleep(self.poll_seconds)
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Schedule due runs, recover dead ones, execute what can be claimed; returns the
+        number of runs executed."""
+        moment = now or datetime.now(UTC)
+        for job in await active_jobs(self.db):
+            with contextlib.suppress(DomainError):
+                await self.service.schedule_due(job.id, moment, meta=META)
+        await self.recover_stale(moment)
+        done = 0
+        for row in await runs_with_status(self.db, RunStatus.PENDING.value, limit=10):
+            if row.job_id and await self._forbidden(row.job_id, row.id):
+                continue
+            run = await self.service.claim(row.id, self.name, meta=META)
+            if run is not None:
+                await self.execute(run)
+                done += 1
+        return done
+
+    async def _forbidden(self, job_id: str, run_id: str) -> bool:
+        """FORBID concurrency: a run waits while another run of its job is running."""
+        job_runs = await runs_of(self.db, job_id, limit=1000)
+        return any(r.status == RunStatus.RUNNING and r.id != run_id for r in job_runs) and any(
+            r.id == run_id for r in job_runs
+        )
+
+    async def recover_stale(self, now: datetime) -> None:
+        limit = now - timedelta(seconds=self.stale_seconds)
+        for row in await runs_with_status(self.db, RunStatus.RUNNING.value, limit=100):
+            if row.heartbeat_at and datetime.fromisoformat(row.heartbeat_at) < limit:
+                with contextlib.suppress(DomainError):
+                    await self.service.change_run(row.id, _abandon, meta=META)
+
+    async def execute(self, run: BatchRun) -> None:
+        try:
+            result = await self._execute(run)
+        except (RunFailed, BatchError, RuntimeFailure) as exc:  # steps errors are BatchErrors
+            reason = str(exc)
+        except ObjectStoreError as exc:
+            reason = f"storage: {exc}"
+        except Exception as exc:  # a run never stays RUNNING because of a bug
+            log.exception("run %s failed unexpectedly", run.id)
+            reason = f"internal error: {type(exc).__name__}"
+        else:
+            await self._finish(run, lambda r: r.complete(result))
+            return
+        await self._finish(run, lambda r: r.fail(reason))
+
+    async def _finish(self, run: BatchRun, change: Callable[[BatchRun], Any]) -> None:
+        with contextlib.suppress(DomainError):  # cancelled or requeued meanwhile
+            await self.service.change_run(run.id, change, meta=META)
+
+    async def _execute(self, run: BatchRun) -> dict[str, Any]:
+        config = run.config
+        spec = config["spec"]
+        steps = parse_steps(config["steps"])
+        source, output = (
+            _parse(spec["input_uri"], "inputUri"),
+            _parse(spec["output_uri"], "outputUri"),
+        )
+        source_store = await self.open_store(source)
+        output_store = await self.open_store(output)
+        try:
+            version = await version_row(self.db, config["version_id"])
+            runtime = await load_runtime(self.db, self.cache, version)
+            try:
+                return await self._process(
+                    run,
+                    spec,
+                    steps,
+                    runtime,
+                    source_store,
+                    source.prefix,
+                    output_store,
+                    output.prefix,
+                )
+            finally:
+                await runtime.unload()
+        finally:
+            await source_store.close()
+            await output_store.close()
+
+    async def _process(
+        self,
+        run: BatchRun,
+        spec: dict[str, Any],
+        steps: list[Any],
+        runtime: Runtime,
+        source: ObjectStore,
+        source_key: str,
+        output: ObjectStore,
+        output_prefix: str,
+    ) -> dict[str, Any]:
+        fmt = spec["input_format"]
+        id_column = spec.get("id_column") or None
+        columns = await read_columns(source, source_key, fmt)
+        problems = check_columns(steps, columns)
+        if id_column and id_column not in columns:
+            problems.append(f"the id column {id_column!r} is not in the input")
+        if problems:
+            raise RunFailed("input does not fit the steps: " + "; ".join(problems))
+        wanted = required_columns(steps, columns) + ([id_column] if id_column else [])
+        reading = {
+            "columns": list(dict.fromkeys(wanted)),
+            "on_error": spec.get("on_error", "fail"),
+            "max_skipped": int(spec.get("max_skipped", 0)),
+        }
+        statistics = StatisticsPass(steps)
+        if statistics.needed:
+            async for chunk in iter_input(source, source_key, fmt, self.chunk_rows, **reading):
+                statistics.update(chunk.frame)
+            steps = statistics.resolve()
+        files = len(await input_keys(source, source_key))
+        writer = OutputWriter(output, output_prefix, spec["output_format"], id_column=id_column)
+        report = ReadReport()
+        rows = 0
+        last_beat = time.monotonic()
+        last_share = 0.0
+        async for chunk in iter_input(
+            source, source_key, fmt, self.chunk_rows, report=report, **reading
+        ):
+            frame = apply_steps(steps, chunk.frame)
+            features = frame.drop(columns=[id_column]) if id_column in frame else frame
+            outputs = await runtime.predict(to_batch(runtime, features))
+            await writer.write(chunk, outputs)
+            rows += len(frame)
+            share = (chunk.file_index + 1) / max(files, 1)
+            if share - last_share >= 0.05 or time.monotonic() - last_beat >= self.heartbeat_seconds:
+                await self._progress(run, {"rows": rows, "files": files, "share": share})
+                last_beat, last_share = time.monotonic(), share
+        manifest = await writer.finalize()
+        return {
+            "rows": rows,
+            "skipped": report.skipped,
+            "files": files,
+            "outputs": [p.key for p in writer.parts],
+            "manifest": manifest,
+            "output_uri": spec["output_uri"],
+        }
+
+    async def _progress(self, run: BatchRun, progress: dict[str, Any]) -> None:
+        at = datetime.now(UTC).isoformat()
+        try:
+            await self.service.change_run(
+                run.id, lambda r: r.report_progress(progress, at), meta=META
+            )
+        except DomainError as exc:
+            raise RunFailed(f"the run was stopped: {exc}") from None
+
+
+def _abandon(run: BatchRun) -> None:
+    attempts = int(run.config["spec"].get("max_attempts", 3))
+    run.abandon(f"worker {run.worker} stopped sending heartbeats", attempts)
+
+
+def _parse(uri: str, field: str) -> ObjectUri:
+    try:
+        return parse_object_uri(uri)
+    except ValueError as exc:
+        raise RunFailed(f"{field}: {exc}") from None
+
+
+def to_batch(runtime: Runtime, frame: pd.DataFrame) -> Batch:
+    """Model inputs from preprocessed columns: by name when every input is a column, else
+    all columns (in order) as the one 2-D input."""
+    names = [spec.name for spec in runtime.inputs]
+    if names and all(name in frame.columns for name in names):
+        batch = {}
+        for spec in runtime.inputs:
+            values = frame[spec.name].to_numpy(dtype=DATATYPES[spec.datatype])
+            batch[spec.name] = values.reshape(-1, *([1] * (len(spec.shape) - 1)))
+        return batch
+    if len(runtime.inputs) == 1 and len(runtime.inputs[0].shape) == 2:
+        spec = runtime.inputs[0]
+        width = spec.shape[1]
+        if width not in (-1, frame.shape[1]):
+            raise RunFailed(
+                f"the model's input {spec.name!r} takes {width} columns; after the steps the"
+                f" input has {frame.shape[1]}: {list(frame.columns)}"
+            )
+        return {spec.name: np.ascontiguousarray(frame.to_numpy(dtype=DATATYPES[spec.datatype]))}
+    raise RunFailed(
+        f"cannot map columns {list(frame.columns)} to the model's inputs {names}; name the"
+        " columns after the inputs (a rename step) or use a model with one 2-D input"
+    )
