@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.mutations import ModelMutations
@@ -31,10 +32,12 @@ log = logging.getLogger("modelrepo.graphql")
 CACHE_SIZE = 512
 
 Query = merge_types(
-    "Query", (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries, ServiceQueries)
+    "Query",
+    (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries, ServiceQueries, BatchQueries),
 )
 Mutation = merge_types(
-    "Mutation", (ModelMutations, TokenMutations, TrainingMutations, ServiceMutations)
+    "Mutation",
+    (ModelMutations, TokenMutations, TrainingMutations, ServiceMutations, BatchMutations),
 )
 
 

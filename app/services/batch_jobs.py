@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
 from app.services.ids import parse_id
@@ -45,12 +47,14 @@ class BatchService:
         return version
 
     def _schedule(self, raw: dict[str, Any]) -> dict[str, Any]:
-        schedule = parse_schedule(
-            raw.get("kind", "ONCE"),
-            raw.get("expression"),
-            raw.get("start") or datetime.now(UTC),
-            raw.get("time_zone") or "UTC",
-        )
+        zone_name = raw.get("time_zone") or "UTC"
+        start = raw.get("start") or datetime.now(UTC)
+        if start.tzinfo is None:
+            # A start without an offset is wall-clock time in the job's zone (so a time in
+            # a daylight-saving gap is caught).
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                start = start.replace(tzinfo=ZoneInfo(zone_name))
+        schedule = parse_schedule(raw.get("kind", "ONCE"), raw.get("expression"), start, zone_name)
         policy = raw.get("misfire", MisfirePolicy.RUN_ONCE.value)
         if policy not in {p.value for p in MisfirePolicy}:
             raise ValidationError("misfirePolicy", "RUN_ONCE or SKIP")

@@ -138,3 +138,95 @@ async def test_jobs_refuse_bad_locations(batch_api: Api, s3_bucket: str) -> None
             [{"kind": "explode"}],
             meta=META,
         )
+
+
+CREATE = """
+mutation($input: BatchJobInput!) { createBatchJob(input: $input) {
+  __typename ... on BatchJobPayload { job { id name status schedule steps runs { status } } }
+  ... on Error { message } } }"""
+
+
+def _gql_input(bucket: str, version: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "nightly",
+        "versionId": version,
+        "inputUri": f"s3://{bucket}/in/data.csv",
+        "inputFormat": "CSV",
+        "outputUri": f"s3://{bucket}/out",
+        "outputFormat": "PARQUET",
+        "idColumn": "id",
+        **extra,
+    }
+
+
+async def test_batch_jobs_through_graphql(
+    batch_api: Api, s3_server: S3Server, s3_bucket: str
+) -> None:
+    api = batch_api
+    _, versions = await model_with_versions(api, "linear", V1)
+    schedule = {"kind": "PERIODIC", "expression": "0 3 * * *", "timeZone": "Europe/Berlin"}
+    created = (
+        await api.gql(CREATE, {"input": _gql_input(s3_bucket, versions[0], schedule=schedule)})
+    )["createBatchJob"]
+    assert created["__typename"] == "BatchJobPayload", created
+    job_id = created["job"]["id"]
+    assert created["job"]["schedule"]["expression"] == "0 3 * * *"
+    paused = await api.gql(
+        "mutation($id: ID!) { pauseBatchJob(jobId: $id) { __typename ... on BatchJobPayload"
+        " { job { status paused } } } }",
+        {"id": job_id},
+    )
+    assert paused["pauseBatchJob"]["job"] == {"status": "PAUSED", "paused": True}
+    await _put(s3_server, s3_bucket, "in/data.csv", _csv())
+    triggered = await api.gql(
+        "mutation($id: ID!) { triggerBatchJob(jobId: $id) { __typename ... on BatchRunPayload"
+        " { run { id status trigger } } } }",
+        {"id": job_id},
+    )
+    assert triggered["triggerBatchJob"]["run"]["status"] == "PENDING"
+    await api.container.batch_worker.tick()
+    job = await api.gql(
+        "query($id: ID!) { batchJob(id: $id) { runs { status trigger result reason } } }",
+        {"id": job_id},
+    )
+    (run,) = job["batchJob"]["runs"]
+    assert run["status"] == "COMPLETED" and run["result"]["rows"] == ROWS, run
+    listed = await api.gql('{ batchJobs(status: "PAUSED") { nodes { id } } }')
+    assert listed["batchJobs"]["nodes"] == [{"id": job_id}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"schedule": {"kind": "PERIODIC", "expression": "0 0 * * * *"}}, "6"),
+        ({"schedule": {"kind": "PERIODIC", "expression": "*/0 * * * *"}}, "0"),
+        ({"schedule": {"kind": "PERIODIC", "expression": "0 0 30 2 *"}}, "February 30"),
+        ({"schedule": {"kind": "PERIODIC", "expression": "every 1s"}}, "1 minute"),
+        ({"schedule": {"kind": "ONCE", "timeZone": "Nowhere/City"}}, "Nowhere/City"),
+        (
+            {
+                "schedule": {
+                    "kind": "ONCE",
+                    "start": "2026-03-08T02:30:00",
+                    "timeZone": "America/New_York",
+                }
+            },
+            "does not exist in America/New_York",
+        ),
+        ({"outputUri": "s3://BUCKET/in/data.csv"}, "must differ from the input"),
+        ({"steps": [{"kind": "scale"}]}, "steps"),
+        ({"steps": "nope"}, "steps"),
+        ({"maxAttempts": 0}, "between 1 and 10"),
+    ],
+)
+async def test_bad_batch_jobs(
+    batch_api: Api, s3_bucket: str, extra: dict[str, Any], needle: str
+) -> None:
+    _, versions = await model_with_versions(batch_api, "linear", V1)
+    body = _gql_input(s3_bucket, versions[0], **extra)
+    if body["outputUri"] == "s3://BUCKET/in/data.csv":
+        body["outputUri"] = f"s3://{s3_bucket}/in/data.csv"
+    data = await batch_api.gql(CREATE, {"input": body})
+    result = data["createBatchJob"]
+    assert result["__typename"] == "ValidationError", result
+    assert needle in result["message"]
