@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from app.graphql.batch.schema import BatchMutations, BatchQueries
+from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.mutations import ModelMutations
@@ -35,6 +36,7 @@ Query = merge_types(
     "Query",
     (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries, ServiceQueries, BatchQueries),
 )
+Subscription = merge_types("Subscription", (BatchSubscriptions,))
 Mutation = merge_types(
     "Mutation",
     (ModelMutations, TokenMutations, TrainingMutations, ServiceMutations, BatchMutations),
@@ -93,6 +95,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
     )

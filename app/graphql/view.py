@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.formparsers import MultiPartException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -96,7 +96,7 @@ class AuthGate:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = HTTPConnection(scope)  # http or websocket
         given = request.headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
         scope[REQUEST_ID] = request_id
@@ -173,10 +173,10 @@ class AuthGate:
                     scope, receive, send
                 )
 
-    def _is_graphiql_page(self, request: Request) -> bool:
+    def _is_graphiql_page(self, request: HTTPConnection) -> bool:
         return (
             self.graphiql
-            and request.method == "GET"
+            and request.scope.get("method") == "GET"
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
         )
