@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     max_predict_bytes: int = 20 * 1024**2
     max_predict_rows: int = 10_000
     max_batch_size: int = 64
-    max_batch_wait_ms: float = 2.0
+    # 0: no waiting for company; batches still grow while a predict is running.
+    max_batch_wait_ms: float = 0.0
     # Seconds between SIGTERM (readiness turns false) and the start of draining.
     drain_grace_seconds: float = 1.0
     # `modelrepo serve` also schedules and executes batch runs (`modelrepo worker` alone).

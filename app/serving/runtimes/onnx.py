@@ -10,6 +10,8 @@ model batches when every input's first dimension is dynamic.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +21,7 @@ from app.serving.runtimes.base import (
     Batch,
     Runtime,
     RuntimeFailure,
+    RuntimeOptions,
     TensorSpec,
     find_model_file,
 )
@@ -57,6 +60,12 @@ class OnnxRuntime(Runtime):
     name: ClassVar[str] = "onnxruntime"
 
     _session: Any = None
+
+    def __init__(self, package: Path, options: RuntimeOptions | None = None) -> None:
+        super().__init__(package, options)
+        # One thread per model: the default pool spreads concurrent calls over several
+        # threads that only fight for the GIL (onnxruntime threads inside its own run).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnx")
 
     async def load(self) -> None:
         try:
@@ -103,7 +112,9 @@ class OnnxRuntime(Runtime):
             feeds[spec.name] = _as_input(batch[spec.name], spec.datatype)
         names = [spec.name for spec in self.outputs]
         try:
-            values = await asyncio.to_thread(session.run, names, feeds)
+            values = await asyncio.get_running_loop().run_in_executor(
+                self._executor, session.run, names, feeds
+            )
         except Exception as exc:
             status = 400 if type(exc).__name__ in ("InvalidArgument", "InvalidShape") else 500
             raise RuntimeFailure(f"inference failed: {exc}", status) from exc
@@ -111,6 +122,7 @@ class OnnxRuntime(Runtime):
 
     async def unload(self) -> None:
         self._session = None
+        self._executor.shutdown(wait=False)
         await super().unload()
 
 
