@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import websockets
 
+from tests.conftest import run_sync
 from tests.e2e.servers import cli, running_servers
 from tests.e2e.serving_helpers import V1
 from tests.integration.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server
@@ -121,3 +123,68 @@ async def test_subscriptions_need_a_token(server: tuple[str, str, str]) -> None:
             subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
         ):
             pass
+
+
+@pytest.fixture
+def two_servers_on_pg(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, pg_url: str
+) -> Iterator[tuple[list[str], str, str]]:
+    async def empty() -> None:
+        conn = await asyncpg.connect(pg_url)
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        await conn.close()
+
+    run_sync(empty())
+    env = {
+        **os.environ,
+        "MODELREPO_DATABASE_URL": pg_url,
+        "MODELREPO_DATA_DIR": str(tmp_path / "data"),
+        "MODELREPO_SECRET_KEY": "shared-between-the-servers",
+        "MODELREPO_BOOTSTRAP_ADMIN_TOKEN": "false",
+        "MODELREPO_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "MODELREPO_S3_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "MODELREPO_S3_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "MODELREPO_S3_REGION": REGION,
+    }
+    token = cli(env, "token", "create", "--role", "admin").stdout.strip()
+    with running_servers(env, 2, tmp_path) as urls:
+        model = tmp_path / "model.onnx"
+        model.write_bytes(V1)
+        imported = cli(
+            env | {"MODELREPO_URL": urls[0], "MODELREPO_TOKEN": token},
+            "import",
+            str(model),
+            "--model",
+            "lin",
+            "--format",
+            "ONNX",
+        )
+        yield urls, token, imported.stdout.rsplit("id ", 1)[1].rstrip(")\n")
+
+
+async def test_updates_across_two_servers_on_postgres(
+    two_servers_on_pg: tuple[list[str], str, str], s3_server: S3Server, s3_bucket: str
+) -> None:
+    """Server A takes the job; server B's subscriber sees the run through (whichever
+    server's worker claims it — exactly one does)."""
+    (url_a, url_b), token, version = two_servers_on_pg
+    rows = "id,x1,x2,x3,x4\n" + "".join(f"r{i},{i},1,1,1\n" for i in range(50))
+    async with s3_server.client() as client:
+        await client.put_object(Bucket=s3_bucket, Key="in/data.csv", Body=rows.encode())
+    body = {
+        "name": "shared",
+        "versionId": version,
+        "inputUri": f"s3://{s3_bucket}/in/data.csv",
+        "inputFormat": "CSV",
+        "outputUri": f"s3://{s3_bucket}/out",
+        "outputFormat": "JSONL",
+        "idColumn": "id",
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url_a, headers=headers) as a:
+        created = await a.post("/graphql", json={"query": CREATE, "variables": {"input": body}})
+    job = created.json()["data"]["createBatchJob"]["job"]["id"]
+    seen = await _updates(url_b, token, job, None, until="Completed")
+    events = [u["event"] for u in seen]
+    assert events.count("Started") == 1 and events[-1] == "Completed"
+    assert seen[-1]["data"]["result"]["rows"] == 50
