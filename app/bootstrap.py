@@ -71,6 +71,7 @@ class Container:
 
     async def close(self) -> None:
         await self.storage.close()
+        await self.store.close()
         await self.db.close()
 
 
@@ -174,6 +175,7 @@ async def build(settings: Settings) -> Container:
         keys = KeyVault(db, load_fernet(settings.secret_key, settings.data_dir))
         await keys.setup()
     except BaseException:
+        await store.close()
         await db.close()
         raise
     models = ModelService(repository, projector)

@@ -62,7 +62,11 @@ class KeyVault:
         self.fernet = fernet
 
     async def setup(self) -> None:
-        await self.db.script([DDL])
+        async with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                # Servers starting together must not race on CREATE TABLE.
+                await tx.execute("SELECT pg_advisory_xact_lock(7420002)")
+            await tx.execute(DDL)
 
     async def store(self, service_id: str, key: str) -> str:
         """Keep ``key`` (encrypted) and return its hash, the only form events record."""

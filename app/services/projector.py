@@ -195,7 +195,7 @@ class Projector:
                 await self.catch_up()
             except Exception:  # keep following; the next round retries
                 log.exception("projection catch-up failed")
-            await asyncio.sleep(interval)
+            await self.store.wait_for_append(interval)
 
 
 async def _recreate(tx: Tx, projection: Projection) -> None:

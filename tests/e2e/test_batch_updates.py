@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 import websockets
+from websockets.exceptions import InvalidStatus
 
 from tests.conftest import run_sync
 from tests.e2e.servers import cli, running_servers
@@ -117,7 +118,7 @@ async def test_job_updates_stream_and_resume(
 
 async def test_subscriptions_need_a_token(server: tuple[str, str, str]) -> None:
     url, _, _ = server
-    with pytest.raises(websockets.exceptions.InvalidStatus):
+    with pytest.raises(InvalidStatus):
         async with websockets.connect(
             url.replace("http", "ws") + "/graphql",
             subprotocols=[websockets.Subprotocol("graphql-transport-ws")],

@@ -53,6 +53,7 @@ class InMemoryEventStore(EventStore):
             history = self._by_aggregate.setdefault(event.originator_id, [])
             bisect.insort(history, recorded, key=lambda r: r.originator_version)
         self._keys.update(keys)
+        self.notify_appended()
         return positions
 
     async def read_aggregate(

@@ -7,6 +7,8 @@ recorded, and metadata: the actor, the request id and an optional reason.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,9 +49,31 @@ class RecordedEvent:
 
 
 class EventStore(ABC):
+    _appended: asyncio.Event | None = None
+
     @abstractmethod
     async def setup(self) -> None:
         """Create the tables when missing."""
+
+    async def close(self) -> None:
+        """Release what setup opened beyond the database pool (listeners)."""
+        self.notify_appended()  # nobody keeps waiting on a closed store
+
+    async def wait_for_append(self, at_most: float) -> None:
+        """Return soon after an append (in this process, or another one where the backend
+        can tell) — or after ``at_most`` seconds, so followers also poll."""
+        if self._appended is None:
+            self._appended = asyncio.Event()
+        appended = self._appended
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(at_most):
+                await appended.wait()
+
+    def notify_appended(self) -> None:
+        """Wake everyone waiting in wait_for_append (each wait wakes once)."""
+        appended, self._appended = self._appended, asyncio.Event()
+        if appended is not None:
+            appended.set()
 
     @abstractmethod
     async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:

@@ -84,6 +84,8 @@ BEGIN
         WITH ORDINALITY AS b(id, version, topic, state, n)
     ORDER BY b.n
     RETURNING events.position;
+    -- Delivered at commit: followers in other processes wake up (LISTEN modelrepo_events).
+    PERFORM pg_notify('modelrepo_events', '');
 END
 $body$
 """
@@ -110,12 +112,30 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 class PostgresEventStore(EventStore):
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
+        self._listener: asyncpg.Connection | None = None
 
     async def setup(self) -> None:
         async with self._db.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SETUP_LOCK_KEY)
             for statement in (*SCHEMA, APPEND_FUNCTION):
                 await conn.execute(statement)
+
+    async def wait_for_append(self, at_most: float) -> None:
+        if self._listener is None:
+            # A connection of its own, opened by the first follower: LISTEN holds it for
+            # the life of the store.
+            self._listener = await asyncpg.connect(self._db.dsn)
+            await self._listener.add_listener("modelrepo_events", self._on_notify)
+        await super().wait_for_append(at_most)
+
+    def _on_notify(self, *_: object) -> None:
+        self.notify_appended()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+        await super().close()
 
     async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
         if not events:

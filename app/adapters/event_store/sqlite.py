@@ -118,6 +118,7 @@ class SqliteEventStore(EventStore):
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
             raise ConcurrencyConflict(str(exc)) from exc
+        self.notify_appended()
         return list(range(last - len(events) + 1, last + 1))
 
     async def read_aggregate(

@@ -45,8 +45,12 @@ class PostgresDatabase(Database):
             raise DatabaseUnavailable(f"database {mask_url(self.url)} is not open")
         return self._pool
 
+    @property
+    def dsn(self) -> str:
+        return self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
     async def open(self) -> None:
-        dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        dsn = self.dsn
         try:
             self._pool = await asyncpg.create_pool(
                 dsn,

@@ -4,7 +4,6 @@ its last cursor gets exactly what it has not seen: nothing missed, nothing twice
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 from uuid import UUID
@@ -83,7 +82,8 @@ class BatchSubscriptions:
                     data=cast(JSON, _plain(payload)),
                 )
             if len(events) < BATCH:
-                await asyncio.sleep(POLL_SECONDS)
+                # Woken by appends (LISTEN/NOTIFY across PostgreSQL servers), else polls.
+                await container.store.wait_for_append(POLL_SECONDS * 5)
 
 
 def _plain(payload: dict[str, Any]) -> dict[str, Any]:
