@@ -40,7 +40,7 @@ from app.serving.runtimes.base import DATATYPES, Batch, Runtime, RuntimeFailure
 from domain.batch import BatchRun, RunStatus
 from domain.errors import DomainError
 from projections.base import Reader
-from projections.batch import active_jobs, runs_of, runs_with_status
+from projections.batch import active_jobs, get_job, runs_of, runs_with_status
 
 log = logging.getLogger("modelrepo.batch")
 SourceOpener = Callable[[ObjectUri], Awaitable[ObjectStore]]
@@ -101,11 +101,13 @@ class BatchWorker:
         return done
 
     async def _forbidden(self, job_id: str, run_id: str) -> bool:
-        """FORBID concurrency: a run waits while another run of its job is running."""
+        """With the FORBID concurrency policy (the default) a run waits while another run
+        of its job is running; ALLOW lets them overlap."""
+        job = await get_job(self.db, job_id)
+        if job is not None and job.schedule.get("concurrency") == "ALLOW":
+            return False
         job_runs = await runs_of(self.db, job_id, limit=1000)
-        return any(r.status == RunStatus.RUNNING and r.id != run_id for r in job_runs) and any(
-            r.id == run_id for r in job_runs
-        )
+        return any(r.status == RunStatus.RUNNING and r.id != run_id for r in job_runs)
 
     async def recover_stale(self, now: datetime) -> None:
         limit = now - timedelta(seconds=self.stale_seconds)

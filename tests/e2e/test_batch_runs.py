@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -230,3 +231,34 @@ async def test_bad_batch_jobs(
     result = data["createBatchJob"]
     assert result["__typename"] == "ValidationError", result
     assert needle in result["message"]
+
+
+@pytest.mark.parametrize(("policy", "executed"), [("FORBID", 0), ("ALLOW", 1)])
+async def test_concurrency_policy(
+    batch_api: Api, s3_server: S3Server, s3_bucket: str, policy: str, executed: int
+) -> None:
+    api = batch_api
+    _, versions = await model_with_versions(api, "linear", V1)
+    await _put(s3_server, s3_bucket, "in/data.csv", _csv())
+    schedule = {"kind": "PERIODIC", "expression": "0 0 1 1 *", "concurrency": policy}
+    job = await api.container.batch.create_job(
+        "policy",
+        versions[0],
+        {
+            "input_uri": f"s3://{s3_bucket}/in/data.csv",
+            "input_format": "CSV",
+            "output_uri": f"s3://{s3_bucket}/out",
+            "output_format": "CSV",
+            "id_column": "id",
+        },
+        {**schedule, "start": datetime(2030, 1, 1, tzinfo=UTC)},  # nothing due now
+        [],
+        meta=META,
+    )
+    running = await api.container.batch.trigger(job.id, meta=META)
+    assert await api.container.batch.claim(running.id, "elsewhere", meta=META) is not None
+    waiting = await api.container.batch.trigger(job.id, meta=META)
+    assert await api.container.batch_worker.tick() == executed
+    rows = {r.id: r.status for r in await runs_of(api.container.db, str(job.id))}
+    assert rows[str(waiting.id)] == ("COMPLETED" if executed else "PENDING")
+    assert rows[str(running.id)] == "RUNNING"
