@@ -87,6 +87,16 @@ def clean_metrics(metrics: Mapping[str, object]) -> dict[str, float]:
     return cleaned
 
 
+def metric_pairs(pairs: list[tuple[str, float]]) -> dict[str, float]:
+    """Metrics given as (name, value) pairs; a name given twice is refused."""
+    found: dict[str, float] = {}
+    for name, value in pairs:
+        if name in found:
+            raise ValidationError("metrics", f"metric {name!r} is given twice")
+        found[name] = value
+    return found
+
+
 def clean_framework(framework: str | None, default: str) -> str:
     text = (framework or "").strip() or default
     if len(text) > FRAMEWORK_MAX:

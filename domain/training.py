@@ -45,6 +45,15 @@ class TrainingTask(Aggregate):
         if self.status != TrainingStatus.RUNNING:
             raise InvalidState("training task", self.name, self.status.lower(), action)
 
+    def check_importable(self) -> None:
+        """Versions are imported from tasks that succeeded."""
+        if self.status != TrainingStatus.SUCCEEDED:
+            raise ValidationError(
+                "trainingTaskId",
+                f"training task {self.name!r} is {self.status.lower()}; import from a task"
+                " that succeeded",
+            )
+
     def report_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         self.check_running("report metrics")
         cleaned = clean_metrics(metrics)

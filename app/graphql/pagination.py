@@ -10,6 +10,9 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from graphql import GraphQLError
 
+from app.services.ids import parse_id
+from domain.errors import ValidationError
+
 T = TypeVar("T")
 MAX_PAGE = 100
 
@@ -34,6 +37,15 @@ class Connection(Generic[T]):
     @strawberry.field
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
+
+
+def query_id(value: str, field: str = "id") -> str:
+    """A query argument that must be an id; a malformed one is a GraphQL error (queries
+    answer null for unknown ids, mutations a union error)."""
+    try:
+        return str(parse_id(value, field))
+    except ValidationError as exc:
+        raise GraphQLError(str(exc)) from None
 
 
 def encode_cursor(value: Any) -> str:

@@ -37,7 +37,6 @@ from app.services.training import TrainingService
 from domain.errors import DomainError, ValidationError
 from domain.formats import ModelFormat
 from domain.model import Model, ModelList
-from domain.training import TrainingStatus
 from domain.version import FileEntry, FileSet, ModelVersion
 
 ReadChunk = Callable[[int], Awaitable[bytes]]
@@ -227,12 +226,7 @@ class ImportService:
             return self._plan_upload(spec, source)
         if isinstance(source, TaskSource):
             task = await self.training.get(source.task_id)
-            if task.status != TrainingStatus.SUCCEEDED:
-                raise ValidationError(
-                    "trainingTaskId",
-                    f"training task {task.name!r} is {task.status.lower()}; import from a"
-                    " task that succeeded",
-                )
+            task.check_importable()
             spec = replace(
                 spec,
                 framework=spec.framework or task.framework,

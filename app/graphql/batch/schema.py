@@ -13,9 +13,15 @@ from strawberry.scalars import JSON
 
 from app.graphql.context import Info
 from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError, to_error
-from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.pagination import (
+    Connection,
+    check_first,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    query_id,
+)
 from app.graphql.permissions import IsEditor, IsViewer
-from app.services.ids import parse_id
 from domain.batch import BatchJob as JobAggregate
 from domain.errors import DomainError
 from domain.errors import ValidationError as DomainValidationError
@@ -216,11 +222,7 @@ class BatchQueries:
 
     @strawberry.field(permission_classes=[IsViewer])
     async def batch_job(self, info: Info, id: strawberry.ID) -> BatchJob | None:
-        try:
-            job_id = str(parse_id(id))
-        except DomainValidationError as exc:
-            raise GraphQLError(str(exc)) from None
-        row = await get_job(info.context.container.db, job_id)
+        row = await get_job(info.context.container.db, query_id(id))
         return None if row is None else BatchJob.from_row(row)
 
 

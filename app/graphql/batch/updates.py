@@ -13,10 +13,8 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from app.graphql.context import Info
-from app.graphql.pagination import encode_cursor, int_cursor
+from app.graphql.pagination import encode_cursor, int_cursor, query_id
 from app.graphql.permissions import IsViewer
-from app.services.ids import parse_id
-from domain.errors import ValidationError
 from projections.audit import split_topic
 from projections.batch import get_job, runs_of
 
@@ -50,10 +48,7 @@ class BatchSubscriptions:
     async def batch_job_updates(
         self, info: Info, job_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[BatchJobUpdate, None]:
-        try:
-            jid = parse_id(job_id, "jobId")
-        except ValidationError as exc:
-            raise GraphQLError(str(exc)) from None
+        jid = UUID(query_id(job_id, "jobId"))
         container = info.context.container
         if await get_job(container.db, str(jid)) is None and after is None:
             raise GraphQLError(f"batch job {jid} not found")

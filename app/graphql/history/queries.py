@@ -8,15 +8,19 @@ from typing import Any, cast
 from uuid import UUID
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from app.adapters.event_store.port import RecordedEvent
 from app.graphql.context import Info
-from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
+from app.graphql.pagination import (
+    Connection,
+    check_first,
+    connection,
+    encode_cursor,
+    int_cursor,
+    query_id,
+)
 from app.graphql.permissions import IsViewer
-from app.services.ids import parse_id
-from domain.errors import ValidationError
 from projections.audit import AuditRow, list_audit, split_topic
 
 _HIDDEN = {"timestamp", "originator_topic"}
@@ -100,10 +104,7 @@ class HistoryQueries:
         self, info: Info, aggregate_id: strawberry.ID, first: int = 100, after: str | None = None
     ) -> Connection[HistoryEvent]:
         check_first(first)
-        try:
-            originator = parse_id(aggregate_id, "aggregateId")
-        except ValidationError as exc:
-            raise GraphQLError(str(exc)) from None
+        originator = UUID(query_id(aggregate_id, "aggregateId"))
         container = info.context.container
         events = await container.store.read_aggregate(originator, after_version=int_cursor(after))
         page = events[:first]

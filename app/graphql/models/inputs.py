@@ -14,6 +14,7 @@ from app.services.imports import Source, TaskSource, UploadSource, UriSource
 from app.services.models import VersionSpec
 from domain.errors import ValidationError as DomainValidationError
 from domain.model import ModelList as DomainList
+from domain.rules import metric_pairs
 
 
 @strawberry.enum
@@ -78,11 +79,7 @@ class VersionInput:
         return self.files.to_source()
 
     def to_spec(self) -> VersionSpec:
-        metrics: dict[str, float] = {}
-        for metric in self.metrics or ():
-            if metric.name in metrics:
-                raise DomainValidationError("metrics", f"metric {metric.name!r} is given twice")
-            metrics[metric.name] = metric.value
+        metrics = metric_pairs([(m.name, m.value) for m in self.metrics or ()])
         return VersionSpec(
             model_format=self.format.value,
             framework=self.framework,

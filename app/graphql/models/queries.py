@@ -16,22 +16,20 @@ from app.graphql.models.types import (
     ModelVersionType,
     TagInput,
 )
-from app.graphql.pagination import Connection, check_first, connection, encode_cursor, pair_cursor
+from app.graphql.pagination import (
+    Connection,
+    check_first,
+    connection,
+    encode_cursor,
+    pair_cursor,
+    query_id,
+)
 from app.graphql.permissions import IsViewer
-from app.services.ids import parse_id
-from domain.errors import ValidationError
 from domain.model import ModelList as DomainList
 from projections.models import ModelFilter, get_model_by_name, list_models
 from projections.versions import get_versions
 
 ListArg = Annotated[ModelList, strawberry.argument(name="list")]
-
-
-def _uuid(value: str) -> str:
-    try:
-        return str(parse_id(value))
-    except ValidationError as exc:
-        raise GraphQLError(str(exc)) from None
 
 
 @strawberry.type
@@ -87,7 +85,7 @@ class ModelQueries:
             if as_of.tzinfo is None:
                 raise GraphQLError("asOf needs a time zone, e.g. 2026-01-31T12:00:00Z")
             if id is not None:
-                model_id = _uuid(id)
+                model_id = query_id(id)
             else:
                 found = await container.models.model_id_by_name_as_of(
                     name or "", DomainList(model_list), as_of
@@ -98,7 +96,7 @@ class ModelQueries:
             model = await container.models.model_as_of(model_id, as_of)
             return None if model is None else ModelType.from_aggregate(model, as_of)
         if id is not None:
-            row = await info.context.loaders.models.load(_uuid(id))
+            row = await info.context.loaders.models.load(query_id(id))
         else:
             row = await get_model_by_name(container.db, DomainList(model_list).value, name or "")
         return None if row is None else ModelType.from_row(row)
@@ -107,7 +105,7 @@ class ModelQueries:
     async def model_version(
         self, info: Info, id: strawberry.ID, as_of: datetime | None = None
     ) -> ModelVersionType | None:
-        version_id = _uuid(id)
+        version_id = query_id(id)
         if as_of is not None:
             if as_of.tzinfo is None:
                 raise GraphQLError("asOf needs a time zone, e.g. 2026-01-31T12:00:00Z")

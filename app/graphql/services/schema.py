@@ -19,7 +19,14 @@ from app.graphql.errors import (
     ValidationError,
     to_error,
 )
-from app.graphql.pagination import Connection, check_first, connection, decode_cursor, encode_cursor
+from app.graphql.pagination import (
+    Connection,
+    check_first,
+    connection,
+    decode_cursor,
+    encode_cursor,
+    query_id,
+)
 from app.graphql.permissions import IsEditor, IsViewer
 from app.graphql.services.types import Service
 from app.services.deployments import VersionChoice
@@ -118,13 +125,6 @@ async def _service(info: Info, service_id: str) -> Service:
     return Service.from_row(row)
 
 
-def _uuid(value: str) -> str:
-    try:
-        return str(parse_id(value))
-    except DomainValidationError as exc:
-        raise GraphQLError(str(exc)) from None
-
-
 @strawberry.type
 class ServiceQueries:
     @strawberry.field(permission_classes=[IsViewer], description="Services by name.")
@@ -148,7 +148,7 @@ class ServiceQueries:
             raise GraphQLError("give exactly one of id and name")
         db = info.context.container.db
         row = (
-            await get_service(db, id=_uuid(id))
+            await get_service(db, id=query_id(id))
             if id is not None
             else await get_service(db, name=(name or "").strip())
         )
@@ -291,7 +291,7 @@ class ServiceMutations:
     ) -> TestServiceResult:
         try:
             container = info.context.container
-            row = await get_service(container.db, id=_uuid(service_id))
+            row = await get_service(container.db, id=query_id(service_id))
             state = None if row is None else container.serving.find(row.name)
             if row is None or state is None:
                 raise NotFoundError("service", str(service_id))

@@ -11,11 +11,17 @@ from graphql import GraphQLError
 from app.graphql.context import Info
 from app.graphql.errors import InvalidState, NotFound, ValidationError, to_error
 from app.graphql.models.types import Metric, MetricInput
-from app.graphql.pagination import Connection, check_first, connection, encode_cursor, pair_cursor
+from app.graphql.pagination import (
+    Connection,
+    check_first,
+    connection,
+    encode_cursor,
+    pair_cursor,
+    query_id,
+)
 from app.graphql.permissions import IsEditor, IsViewer
-from app.services.ids import parse_id
 from domain.errors import DomainError
-from domain.errors import ValidationError as DomainValidationError
+from domain.rules import metric_pairs
 from domain.training import TrainingStatus as DomainStatus
 from projections.base import iso
 from projections.training import (
@@ -93,15 +99,6 @@ async def _payload(info: Info, task_id: str) -> TrainingTaskPayload:
     return TrainingTaskPayload(task=TrainingTask.from_row(row))
 
 
-def _metrics(metrics: list[MetricInput]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for metric in metrics:
-        if metric.name in found:
-            raise DomainValidationError("metrics", f"metric {metric.name!r} is given twice")
-        found[metric.name] = metric.value
-    return found
-
-
 @strawberry.type
 class TrainingQueries:
     @strawberry.field(permission_classes=[IsViewer], description="Newest first.")
@@ -126,11 +123,7 @@ class TrainingQueries:
 
     @strawberry.field(permission_classes=[IsViewer])
     async def training_task(self, info: Info, id: strawberry.ID) -> TrainingTask | None:
-        try:
-            task_id = str(parse_id(id))
-        except DomainValidationError as exc:
-            raise GraphQLError(str(exc)) from None
-        row = await get_training_task(info.context.container.db, task_id)
+        row = await get_training_task(info.context.container.db, query_id(id))
         return None if row is None else TrainingTask.from_row(row)
 
 
@@ -160,7 +153,10 @@ class TrainingMutations:
     ) -> TrainingResult:
         try:
             task = await info.context.container.training.report_metrics(
-                task_id, _metrics(metrics), step, meta=info.context.meta()
+                task_id,
+                metric_pairs([(m.name, m.value) for m in metrics]),
+                step,
+                meta=info.context.meta(),
             )
         except DomainError as exc:
             return to_error(exc)  # type: ignore[return-value]
