@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
-from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from app.services.repository import Commands, Repository
 from domain.batch import BatchJob, BatchRun, RunStatus
 from domain.errors import ValidationError
 from domain.schedule import MisfirePolicy, Schedule, due_runs, parse_schedule, run_id
@@ -30,14 +30,8 @@ class BatchService:
         self, repository: Repository, projector: ReadModelSync, parse_steps: StepsParser
     ) -> None:
         self.repo = repository
-        self.projector = projector
         self.parse_steps = parse_steps
-        self._locks = KeyedLocks()
-
-    async def _save(self, *aggregates: Any, meta: EventMeta) -> None:
-        positions = await self.repo.save(*aggregates, meta=meta)
-        if positions:
-            await self.projector.wait_for(positions[-1])
+        self.commands = Commands(repository, projector)
 
     async def _version(self, version_ref: str | UUID) -> ModelVersion:
         version = await self.repo.get(
@@ -77,22 +71,15 @@ class BatchService:
         job = BatchJob.create(
             name, version.id, spec, self._schedule(schedule), self.parse_steps(steps)
         )
-        await self._save(job, meta=meta)
+        await self.commands.save(job, meta=meta)
         return job
 
     async def change_job(
         self, job_ref: str | UUID, change: Callable[[BatchJob], Any], *, meta: EventMeta
     ) -> BatchJob:
         jid = parse_id(job_ref, "jobId")
-
-        async def command() -> BatchJob:
-            job = await self.repo.get(jid, BatchJob, kind="batch job")
-            change(job)
-            await self._save(job, meta=meta)
-            return job
-
-        async with self._locks.hold(jid):
-            return await retry_on_conflict(command)
+        job, _ = await self.commands.change(jid, BatchJob, "batch job", change, meta=meta)
+        return job
 
     async def update_job(
         self,
@@ -137,7 +124,7 @@ class BatchService:
             config=config,
         )
         try:
-            await self._save(run, meta=meta)
+            await self.commands.save(run, meta=meta)
         except ConcurrencyConflict:
             return None  # another scheduler created it: run ids are deterministic
         return run
@@ -163,14 +150,8 @@ class BatchService:
         self, run_ref: str | UUID, change: Callable[[BatchRun], Any], *, meta: EventMeta
     ) -> BatchRun:
         rid = parse_id(run_ref, "runId")
-
-        async def command() -> BatchRun:
-            run = await self.repo.get(rid, BatchRun, kind="run")
-            change(run)
-            await self._save(run, meta=meta)
-            return run
-
-        return await retry_on_conflict(command)
+        run, _ = await self.commands.change(rid, BatchRun, "run", change, meta=meta)
+        return run
 
     async def claim(self, run_ref: str | UUID, worker: str, *, meta: EventMeta) -> BatchRun | None:
         """Start a run for this worker; None when another worker got it first."""
@@ -179,7 +160,7 @@ class BatchService:
             return None
         run.start(worker, _iso(datetime.now(UTC)))
         try:
-            await self._save(run, meta=meta)
+            await self.commands.save(run, meta=meta)
         except ConcurrencyConflict:
             return None
         return run

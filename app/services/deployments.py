@@ -16,7 +16,7 @@ from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
 from app.services.keys import KeyVault, hash_key, new_access_key, new_host_id
 from app.services.projector import ReadModelSync
-from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from app.services.repository import Commands, Repository
 from domain.service import (
     Deployment,
     Service,
@@ -44,14 +44,8 @@ class VersionChoice:
 class ServiceManager:
     def __init__(self, repository: Repository, projector: ReadModelSync, keys: KeyVault) -> None:
         self.repo = repository
-        self.projector = projector
         self.keys = keys
-        self._locks = KeyedLocks()
-
-    async def _save(self, *aggregates: Any, meta: EventMeta) -> None:
-        positions = await self.repo.save(*aggregates, meta=meta)
-        if positions:
-            await self.projector.wait_for(positions[-1])
+        self.commands = Commands(repository, projector)
 
     async def _entry(self, choice: VersionChoice) -> tuple[ModelVersion, Deployment]:
         version = await self.repo.get(
@@ -87,10 +81,10 @@ class ServiceManager:
                 claim = ServiceName(name=service.name, service_id=service.id)
             else:
                 claim.claim(service.id)
-            await self._save(claim, service, *(v for v, _ in chosen), meta=meta)
+            await self.commands.save(claim, service, *(v for v, _ in chosen), meta=meta)
             return service
 
-        return await retry_on_conflict(command), key
+        return await self.commands.run(None, command), key
 
     async def change(
         self,
@@ -120,11 +114,10 @@ class ServiceManager:
                     version.attach(str(service.id))
                 elif vid in before - after:
                     version.detach(str(service.id))
-            await self._save(service, *loaded.values(), meta=meta)
+            await self.commands.save(service, *loaded.values(), meta=meta)
             return service
 
-        async with self._locks.hold(sid):
-            return await retry_on_conflict(command)
+        return await self.commands.run(sid, command)
 
     async def set_traffic(
         self, service_ref: str | UUID, weights: dict[str, object], *, meta: EventMeta
@@ -164,11 +157,10 @@ class ServiceManager:
                 if (active := version.activate_pending_files()) is not None:
                     revisions[str(version.id)] = active
             service.redeploy({str(v.id): v.active_revision or 0 for v in versions} | revisions)
-            await self._save(service, *versions, meta=meta)
+            await self.commands.save(service, *versions, meta=meta)
             return service
 
-        async with self._locks.hold(sid):
-            return await retry_on_conflict(command)
+        return await self.commands.run(sid, command)
 
     async def rotate_key(self, service_ref: str | UUID, *, meta: EventMeta) -> tuple[Service, str]:
         key = new_access_key()
@@ -210,10 +202,9 @@ class ServiceManager:
             ]
             for version in versions:
                 version.detach(str(service.id))
-            await self._save(service, claim, *versions, meta=meta)
+            await self.commands.save(service, claim, *versions, meta=meta)
             return service
 
-        async with self._locks.hold(sid):
-            service = await retry_on_conflict(command)
+        service = await self.commands.run(sid, command)
         await self.keys.forget(str(sid))
         return service

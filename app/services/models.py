@@ -12,7 +12,7 @@ from uuid import UUID
 from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
-from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from app.services.repository import Commands, Repository
 from domain.errors import InUse
 from domain.model import Model, ModelList, ModelName, name_id
 from domain.service import Service
@@ -39,13 +39,7 @@ class VersionSpec:
 class ModelService:
     def __init__(self, repository: Repository, projector: ReadModelSync) -> None:
         self.repo = repository
-        self.projector = projector
-        self._locks = KeyedLocks()
-
-    async def _save(self, *aggregates: Any, meta: EventMeta) -> None:
-        positions = await self.repo.save(*aggregates, meta=meta)
-        if positions:
-            await self.projector.wait_for(positions[-1])
+        self.commands = Commands(repository, projector)
 
     async def import_model(
         self,
@@ -67,10 +61,10 @@ class ModelService:
                 claim = ModelName.claim_new(model_list, model.name, model.id)
             else:
                 claim.claim(model.name, model.id)
-            await self._save(claim, model, version, meta=meta)
+            await self.commands.save(claim, model, version, meta=meta)
             return model, version
 
-        return await retry_on_conflict(command)
+        return await self.commands.run(None, command)
 
     async def import_version(
         self, model_id: str | UUID, spec: VersionSpec, *, meta: EventMeta
@@ -81,11 +75,10 @@ class ModelService:
         async def command() -> tuple[Model, ModelVersion]:
             model = await self.repo.get(mid, Model, kind="model")
             version = _new_version(model, spec)
-            await self._save(model, version, meta=meta)
+            await self.commands.save(model, version, meta=meta)
             return model, version
 
-        async with self._locks.hold(mid):
-            return await retry_on_conflict(command)
+        return await self.commands.run(mid, command)
 
     async def edit_tags(
         self, model_id: str | UUID, tags: list[tuple[object, object]], *, meta: EventMeta
@@ -99,15 +92,8 @@ class ModelService:
 
     async def _change_model(self, model_id: str | UUID, change: Any, meta: EventMeta) -> Model:
         mid = parse_id(model_id, "modelId")
-
-        async def command() -> Model:
-            model = await self.repo.get(mid, Model, kind="model")
-            change(model)
-            await self._save(model, meta=meta)
-            return model
-
-        async with self._locks.hold(mid):
-            return await retry_on_conflict(command)
+        model, _ = await self.commands.change(mid, Model, "model", change, meta=meta)
+        return model
 
     async def delete_model(
         self, model_id: str | UUID, *, meta: EventMeta, force: bool = False
@@ -139,11 +125,10 @@ class ModelService:
                     service.remove_version(str(version.id))
                     version.detach(str(service.id))
                 version.delete()
-            await self._save(model, claim, *live, *services.values(), meta=meta)
+            await self.commands.save(model, claim, *live, *services.values(), meta=meta)
             return model, len(live)
 
-        async with self._locks.hold(mid):
-            return await retry_on_conflict(command)
+        return await self.commands.run(mid, command)
 
     async def delete_version(
         self, version_ref: str | UUID, *, meta: EventMeta, force: bool = False
@@ -159,11 +144,10 @@ class ModelService:
                 service.remove_version(str(version.id))
                 version.detach(str(service.id))
             version.delete()
-            await self._save(version, *services, meta=meta)
+            await self.commands.save(version, *services, meta=meta)
             return version
 
-        async with self._locks.hold(vid):
-            return await retry_on_conflict(command)
+        return await self.commands.run(vid, command)
 
     async def _users(
         self, version: ModelVersion, force: bool, model_name: str | None = None
@@ -181,15 +165,7 @@ class ModelService:
     ) -> tuple[ModelVersion, T]:
         """Load a version, apply ``change`` (a domain command), save; retried on conflict."""
         vid = parse_id(version_ref, "versionId")
-
-        async def command() -> tuple[ModelVersion, T]:
-            version = await self.repo.get(vid, ModelVersion, kind="version")
-            result = change(version)
-            await self._save(version, meta=meta)
-            return version, result
-
-        async with self._locks.hold(vid):
-            return await retry_on_conflict(command)
+        return await self.commands.change(vid, ModelVersion, "version", change, meta=meta)
 
     async def get_version(self, version_ref: str | UUID) -> ModelVersion:
         return await self.repo.get(parse_id(version_ref, "versionId"), ModelVersion, kind="version")

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, Snapshot
 
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta, EventStore, NewEvent
+from app.services.projector import ReadModelSync
 from app.services.serialization import EventMapper
 from domain.errors import NotFound
 
@@ -105,3 +106,44 @@ async def retry_on_conflict(command: Callable[[], Awaitable[T]]) -> T:
                 raise
             await asyncio.sleep(0.001 * min(attempt, 20))
     raise AssertionError("unreachable")
+
+
+class Commands:
+    """How application services run a command: load, decide (in the domain), save — with
+    commands on one aggregate queued in this process, retried when another process got
+    there first, and returning only once the read models show the result."""
+
+    def __init__(self, repository: Repository, projector: ReadModelSync) -> None:
+        self.repo = repository
+        self.projector = projector
+        self._locks = KeyedLocks()
+
+    async def save(self, *aggregates: Aggregate, meta: EventMeta) -> None:
+        positions = await self.repo.save(*aggregates, meta=meta)
+        if positions:
+            await self.projector.wait_for(positions[-1])
+
+    async def run(self, key: UUID | None, command: Callable[[], Awaitable[T]]) -> T:
+        if key is None:
+            return await retry_on_conflict(command)
+        async with self._locks.hold(key):
+            return await retry_on_conflict(command)
+
+    async def change(
+        self,
+        aggregate_id: UUID,
+        cls: type[A],
+        kind: str,
+        change: Callable[[A], T],
+        *,
+        meta: EventMeta,
+    ) -> tuple[A, T]:
+        """Load one aggregate, apply ``change`` (a domain command), save it."""
+
+        async def command() -> tuple[A, T]:
+            aggregate = await self.repo.get(aggregate_id, cls, kind=kind)
+            result = change(aggregate)
+            await self.save(aggregate, meta=meta)
+            return aggregate, result
+
+        return await self.run(aggregate_id, command)

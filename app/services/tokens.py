@@ -12,7 +12,7 @@ from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
 from app.adapters.sql.port import Database
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
-from app.services.repository import Repository, retry_on_conflict
+from app.services.repository import Commands, Repository
 from domain.token import ApiToken, Role
 from projections.tokens import TokenRow, any_token, find_token, list_tokens
 
@@ -49,7 +49,7 @@ class TokenService:
         cache_seconds: float = 1.0,
     ) -> None:
         self.repo = repository
-        self.projector = projector
+        self.commands = Commands(repository, projector)
         self.db = db
         # Lookups are cached briefly: a revocation here applies at once; one made by
         # another server process applies within cache_seconds.
@@ -62,22 +62,14 @@ class TokenService:
         """A new token and its secret (shown once, never stored)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken.create(name, role, hash_secret(secret), token_id)
-        positions = await self.repo.save(token, meta=meta)
-        await self.projector.wait_for(positions[-1])
+        await self.commands.save(token, meta=meta)
         return secret, token
 
     async def revoke(self, token_id: str | UUID, *, meta: EventMeta) -> ApiToken:
         tid = parse_id(token_id, "tokenId")
-
-        async def command() -> ApiToken:
-            token = await self.repo.get(tid, ApiToken, kind="token")
-            token.revoke()
-            positions = await self.repo.save(token, meta=meta)
-            await self.projector.wait_for(positions[-1])
-            self._cache.clear()
-            return token
-
-        return await retry_on_conflict(command)
+        token, _ = await self.commands.change(tid, ApiToken, "token", ApiToken.revoke, meta=meta)
+        self._cache.clear()
+        return token
 
     async def authenticate(self, secret: str) -> Principal | None:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:

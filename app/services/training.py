@@ -8,26 +8,20 @@ from uuid import UUID
 from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
-from app.services.repository import KeyedLocks, Repository, retry_on_conflict
+from app.services.repository import Commands, Repository
 from domain.training import TrainingTask
 
 
 class TrainingService:
     def __init__(self, repository: Repository, projector: ReadModelSync) -> None:
         self.repo = repository
-        self.projector = projector
-        self._locks = KeyedLocks()
-
-    async def _save(self, task: TrainingTask, meta: EventMeta) -> None:
-        positions = await self.repo.save(task, meta=meta)
-        if positions:
-            await self.projector.wait_for(positions[-1])
+        self.commands = Commands(repository, projector)
 
     async def create(
         self, name: str, framework: str | None, output_uri: str, *, meta: EventMeta
     ) -> TrainingTask:
         task = TrainingTask.create(name, framework, output_uri)
-        await self._save(task, meta)
+        await self.commands.save(task, meta=meta)
         return task
 
     async def get(self, task_id: str | UUID) -> TrainingTask:
@@ -50,12 +44,5 @@ class TrainingService:
 
     async def _change(self, task_id: str | UUID, change: Any, meta: EventMeta) -> TrainingTask:
         tid = parse_id(task_id, "taskId")
-
-        async def command() -> TrainingTask:
-            task = await self.repo.get(tid, TrainingTask, kind="training task")
-            change(task)
-            await self._save(task, meta)
-            return task
-
-        async with self._locks.hold(tid):
-            return await retry_on_conflict(command)
+        task, _ = await self.commands.change(tid, TrainingTask, "training task", change, meta=meta)
+        return task
