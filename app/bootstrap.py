@@ -206,6 +206,13 @@ async def build(settings: Settings) -> Container:
         serving=_data_plane(settings, db, storage, services),
         batch=batch,
         batch_worker=BatchWorker(
-            batch, db, ModelCache(settings.data_dir / "cache", storage), open_source
+            batch,
+            db,
+            ModelCache(settings.data_dir / "cache", storage),
+            open_source,
+            chunk_rows=settings.batch_chunk_rows,
+            heartbeat_seconds=settings.batch_heartbeat_seconds,
+            stale_seconds=settings.batch_stale_seconds,
+            poll_seconds=settings.batch_poll_seconds,
         ),
     )

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     drain_grace_seconds: float = 1.0
     # `modelrepo serve` also schedules and executes batch runs (`modelrepo worker` alone).
     batch_worker: bool = True
+    # Rows per input chunk (one output part each), seconds between heartbeats, and how old
+    # a heartbeat may get before another worker takes the run over.
+    batch_chunk_rows: int = 50_000
+    batch_heartbeat_seconds: float = 5.0
+    batch_stale_seconds: float = 60.0
+    batch_poll_seconds: float = 1.0
     # Object storage for model files: empty means a directory under data_dir. The S3
     # settings also serve imports from s3:// and cos:// URIs.
     storage_url: str = ""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from domain.schedule import Schedule
 from projections.base import (
     EventInfo,
     Handler,
@@ -33,12 +34,14 @@ class BatchProjection(Projection):
             steps TEXT NOT NULL,
             paused INTEGER NOT NULL,
             last_scheduled TEXT,
+            next_due TEXT,
             status TEXT NOT NULL,
             created_at TEXT NOT NULL,
             created_by TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""",
         "CREATE INDEX IF NOT EXISTS rm_batch_jobs_version ON rm_batch_jobs (version_id)",
+        "CREATE INDEX IF NOT EXISTS rm_batch_jobs_due ON rm_batch_jobs (next_due)",
         """CREATE TABLE IF NOT EXISTS rm_batch_runs (
             id TEXT PRIMARY KEY,
             job_id TEXT NOT NULL,
@@ -79,8 +82,8 @@ class BatchProjection(Projection):
     async def _job_created(self, tx: Writer, e: Any, info: EventInfo) -> None:
         await tx.execute(
             "INSERT INTO rm_batch_jobs (id, name, version_id, spec, schedule, steps, paused,"
-            " status, created_at, created_by, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, 0, 'ACTIVE', $7, $8, $7)",
+            " status, created_at, created_by, updated_at, next_due)"
+            " VALUES ($1, $2, $3, $4, $5, $6, 0, 'ACTIVE', $7, $8, $7, $9)",
             str(e.originator_id),
             e.name,
             str(e.version_id),
@@ -89,18 +92,23 @@ class BatchProjection(Projection):
             dumps(e.steps),
             iso(info.recorded_at),
             info.actor,
+            next_due(e.schedule, None),
         )
 
     async def _job_updated(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        row = await tx.fetchrow(
+            "SELECT last_scheduled FROM rm_batch_jobs WHERE id = $1", str(e.originator_id)
+        )
         await tx.execute(
             "UPDATE rm_batch_jobs SET spec = $2, schedule = $3, steps = $4, version_id = $5,"
-            " updated_at = $6 WHERE id = $1",
+            " updated_at = $6, next_due = $7 WHERE id = $1",
             str(e.originator_id),
             dumps(e.spec),
             dumps(e.schedule),
             dumps(e.steps),
             str(e.version_id),
             iso(info.recorded_at),
+            next_due(e.schedule, row["last_scheduled"] if row else None),
         )
 
     async def _job_paused(self, tx: Writer, e: Any, info: EventInfo) -> None:
@@ -110,10 +118,16 @@ class BatchProjection(Projection):
         await _job_set(tx, e, info, "paused = 0, status = 'ACTIVE'")
 
     async def _job_scheduled(self, tx: Writer, e: Any, info: EventInfo) -> None:
+        row = await tx.fetchrow(
+            "SELECT schedule FROM rm_batch_jobs WHERE id = $1", str(e.originator_id)
+        )
+        if row is None:
+            return
         await tx.execute(
-            "UPDATE rm_batch_jobs SET last_scheduled = $2 WHERE id = $1",
+            "UPDATE rm_batch_jobs SET last_scheduled = $2, next_due = $3 WHERE id = $1",
             str(e.originator_id),
             e.scheduled_at,
+            next_due(loads(row["schedule"]), e.scheduled_at),
         )
 
     async def _job_deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
@@ -187,6 +201,7 @@ class JobRow:
     steps: list[dict[str, Any]]
     paused: bool
     last_scheduled: str | None
+    next_due: str | None
     status: str
     created_at: datetime
     created_by: str
@@ -280,6 +295,25 @@ async def runs_with_status(db: Reader, status: str, limit: int = 100) -> list[Ru
     return [RunRow.from_row(r) for r in rows]
 
 
-async def active_jobs(db: Reader) -> list[JobRow]:
-    rows = await db.fetch("SELECT * FROM rm_batch_jobs WHERE paused = 0 ORDER BY id")
+async def due_jobs(db: Reader, now: datetime, limit: int = 500) -> list[JobRow]:
+    """Active jobs whose next run time has come (the scheduler's work list)."""
+    rows = await db.fetch(
+        "SELECT * FROM rm_batch_jobs WHERE paused = 0 AND next_due IS NOT NULL"
+        " AND next_due <= $1 ORDER BY next_due LIMIT $2",
+        _instant(now),
+        limit,
+    )
     return [JobRow.from_row(r) for r in rows]
+
+
+def next_due(schedule: dict[str, Any], last_scheduled: str | None) -> str | None:
+    """When the job's next run is due: its start, or the first run time after the last one
+    scheduled; None when a ONCE job has had its run."""
+    plan = Schedule.from_dict(schedule)
+    at = plan.start if last_scheduled is None else plan.next_after(parse_iso(last_scheduled))
+    return None if at is None else _instant(at)
+
+
+def _instant(moment: datetime) -> str:
+    """A UTC time as fixed-width text, so that text order is time order in SQL."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

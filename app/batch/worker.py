@@ -26,6 +26,7 @@ from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.batch.errors import BatchError
 from app.batch.io import OutputWriter, ReadReport, input_keys, iter_input, read_columns
+from app.batch.resume import Resume
 from app.batch.statistics import StatisticsPass
 from app.batch.steps import (
     apply_steps,
@@ -40,15 +41,22 @@ from app.serving.runtimes.base import DATATYPES, Batch, Runtime, RuntimeFailure
 from domain.batch import BatchRun, RunStatus
 from domain.errors import DomainError
 from projections.base import Reader
-from projections.batch import active_jobs, get_job, runs_of, runs_with_status
+from projections.batch import due_jobs, get_job, runs_of, runs_with_status
+from projections.versions import VersionRow
 
 log = logging.getLogger("modelrepo.batch")
 SourceOpener = Callable[[ObjectUri], Awaitable[ObjectStore]]
 META = EventMeta(actor="batch-worker")
+DUE_BATCH = 500
+MAX_DUE_ROUNDS = 20
 
 
 class RunFailed(Exception):
     """A run cannot finish; the message is its reason."""
+
+
+class RunCancelled(Exception):
+    """The run was cancelled while it ran."""
 
 
 class BatchWorker:
@@ -86,9 +94,7 @@ class BatchWorker:
         """Schedule due runs, recover dead ones, execute what can be claimed; returns the
         number of runs executed."""
         moment = now or datetime.now(UTC)
-        for job in await active_jobs(self.db):
-            with contextlib.suppress(DomainError):
-                await self.service.schedule_due(job.id, moment, meta=META)
+        await self.schedule(moment)
         await self.recover_stale(moment)
         done = 0
         for row in await runs_with_status(self.db, RunStatus.PENDING.value, limit=10):
@@ -99,6 +105,19 @@ class BatchWorker:
                 await self.execute(run)
                 done += 1
         return done
+
+    async def schedule(self, now: datetime) -> int:
+        """Create the runs that are due; returns how many. Only jobs whose next run time
+        has come are looked at, so idle jobs cost nothing per pass."""
+        created = 0
+        for _ in range(MAX_DUE_ROUNDS):  # bounded: a job that keeps failing stays due
+            jobs = await due_jobs(self.db, now, DUE_BATCH)
+            for job in jobs:
+                with contextlib.suppress(DomainError):
+                    created += await self.service.schedule_due(job.id, now, meta=META)
+            if len(jobs) < DUE_BATCH:
+                break
+        return created
 
     async def _forbidden(self, job_id: str, run_id: str) -> bool:
         """With the FORBID concurrency policy (the default) a run waits while another run
@@ -119,6 +138,9 @@ class BatchWorker:
     async def execute(self, run: BatchRun) -> None:
         try:
             result = await self._execute(run)
+        except RunCancelled:
+            log.info("run %s was cancelled; its partial output is removed", run.id)
+            return
         except (RunFailed, BatchError, RuntimeFailure) as exc:  # steps errors are BatchErrors
             reason = str(exc)
         except ObjectStoreError as exc:
@@ -144,9 +166,13 @@ class BatchWorker:
             _parse(spec["output_uri"], "outputUri"),
         )
         source_store = await self.open_store(source)
-        output_store = await self.open_store(output)
         try:
-            version = await version_row(self.db, config["version_id"])
+            output_store = await self.open_store(output)
+        except ObjectStoreError as exc:
+            await source_store.close()
+            raise _unwritable(spec["output_uri"], exc) from None
+        try:
+            version = await self._version(config["version_id"])
             runtime = await load_runtime(self.db, self.cache, version)
             try:
                 return await self._process(
@@ -164,6 +190,15 @@ class BatchWorker:
         finally:
             await source_store.close()
             await output_store.close()
+
+    async def _version(self, version_id: str) -> VersionRow:
+        try:
+            return await version_row(self.db, version_id)
+        except RuntimeFailure:
+            raise RunFailed(
+                f"the model version {version_id} was deleted after the job was created;"
+                " point the job at another version (updateBatchJob)"
+            ) from None
 
     async def _process(
         self,
@@ -197,21 +232,29 @@ class BatchWorker:
             steps = statistics.resolve()
         files = len(await input_keys(source, source_key))
         writer = OutputWriter(output, output_prefix, spec["output_format"], id_column=id_column)
+        try:
+            await writer.prepare()
+        except ObjectStoreError as exc:
+            raise _unwritable(spec["output_uri"], exc) from None
+        resume = Resume.of(run.progress, self.chunk_rows)
         report = ReadReport()
         rows = 0
         last_beat = time.monotonic()
         last_share = 0.0
         async for chunk in iter_input(
-            source, source_key, fmt, self.chunk_rows, report=report, **reading
+            source, source_key, fmt, resume.chunk_rows, report=report, **reading
         ):
-            frame = apply_steps(steps, chunk.frame)
-            features = frame.drop(columns=[id_column]) if id_column in frame else frame
-            outputs = await runtime.predict(to_batch(runtime, features))
-            await writer.write(chunk, outputs)
-            rows += len(frame)
+            if not await resume.adopted(writer, chunk):
+                frame = apply_steps(steps, chunk.frame)
+                features = frame.drop(columns=[id_column]) if id_column in frame else frame
+                outputs = await runtime.predict(to_batch(runtime, features))
+                await writer.write(chunk, outputs)
+                await self._check_live(run, writer)
+            rows += chunk.rows
             share = (chunk.file_index + 1) / max(files, 1)
             if share - last_share >= 0.05 or time.monotonic() - last_beat >= self.heartbeat_seconds:
-                await self._progress(run, {"rows": rows, "files": files, "share": share})
+                progress = resume.progress(rows, files, share, chunk)
+                await self._progress(run, progress, writer)
                 last_beat, last_share = time.monotonic(), share
         manifest = await writer.finalize()
         return {
@@ -221,16 +264,34 @@ class BatchWorker:
             "outputs": [p.key for p in writer.parts],
             "manifest": manifest,
             "output_uri": spec["output_uri"],
+            "resumed_parts": resume.count,
         }
 
-    async def _progress(self, run: BatchRun, progress: dict[str, Any]) -> None:
+    async def _check_live(self, run: BatchRun, writer: OutputWriter) -> None:
+        """Stop soon after a cancel: the run's own events say, read from the log (no
+        projection lag across processes)."""
+        current = await self.service.repo.get(run.id, BatchRun, kind="run")
+        if current.status == RunStatus.CANCELLED:
+            await writer.discard()
+            raise RunCancelled(str(run.id))
+        if current.status != RunStatus.RUNNING or current.worker != run.worker:
+            raise RunFailed(f"the run was taken over: it is {current.status.lower()}")
+
+    async def _progress(
+        self, run: BatchRun, progress: dict[str, Any], writer: OutputWriter
+    ) -> None:
         at = datetime.now(UTC).isoformat()
         try:
             await self.service.change_run(
                 run.id, lambda r: r.report_progress(progress, at), meta=META
             )
         except DomainError as exc:
+            await self._check_live(run, writer)
             raise RunFailed(f"the run was stopped: {exc}") from None
+
+
+def _unwritable(location: str, exc: ObjectStoreError) -> RunFailed:
+    return RunFailed(f"the output location {location} is not writable: {exc}")
 
 
 def _abandon(run: BatchRun) -> None:

@@ -28,6 +28,7 @@ from app.batch.chunks import Chunk, ChunkPosition, DataFormat
 from app.batch.errors import MissingColumns
 
 MANIFEST = "_SUCCESS"
+WRITE_CHECK = "_WRITE_CHECK"
 PUT_PIECE_BYTES = 1024 * 1024
 _PART = re.compile(r"part-\d+-\d+\.[a-z]+")
 
@@ -132,6 +133,20 @@ class OutputWriter:
         payload = json.dumps(manifest, indent=2).encode()
         await self._store.put(self.manifest_key, _pieces(payload))
         return manifest
+
+    async def prepare(self) -> None:
+        """Check that the location takes writes (a small object written and removed) and
+        remove an old manifest: call it before the expensive work."""
+        probe = self._prefix + WRITE_CHECK
+        await self._store.put(probe, _pieces(b"modelrepo write check\n"))
+        await self._store.delete(probe)
+        await self._start()
+
+    async def discard(self) -> None:
+        """Remove the parts written so far (a cancelled run leaves no partial output)."""
+        for part in self.parts:
+            await self._store.delete(part.key)
+        self._parts.clear()
 
     async def _start(self) -> None:
         if not self._started:

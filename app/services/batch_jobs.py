@@ -141,8 +141,11 @@ class BatchService:
         for moment in due_runs(schedule, last, now, policy):
             if await self._create_run(job, moment, "schedule", meta=meta) is not None:
                 created += 1
-        watermark = _iso(now)
-        if job.last_scheduled is None or watermark > job.last_scheduled:
+        # The watermark is the latest run time processed (created or skipped), so a job
+        # gets an event per run time, not one per scheduler pass.
+        latest = schedule.latest(last, now)
+        watermark = _iso(latest) if latest is not None else None
+        if watermark and (job.last_scheduled is None or watermark > job.last_scheduled):
             await self.change_job(job.id, lambda j: j.mark_scheduled(watermark), meta=meta)
         return created
 

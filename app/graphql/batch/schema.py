@@ -25,6 +25,7 @@ from app.graphql.permissions import IsEditor, IsViewer
 from domain.batch import BatchJob as JobAggregate
 from domain.errors import DomainError
 from domain.errors import ValidationError as DomainValidationError
+from projections.base import parse_iso
 from projections.batch import JobRow, RunRow, get_job, list_jobs, runs_of
 
 
@@ -80,6 +81,9 @@ class BatchJob:
     steps: JSON
     paused: bool
     status: str
+    next_run_at: datetime | None = strawberry.field(
+        description="When the scheduler creates the next run (none: a ONCE job that ran)."
+    )
     created_at: datetime
     created_by: str
 
@@ -100,6 +104,7 @@ class BatchJob:
             steps=cast(JSON, row.steps),
             paused=row.paused,
             status=row.status,
+            next_run_at=parse_iso(row.next_due) if row.next_due else None,
             created_at=row.created_at,
             created_by=row.created_by,
         )
