@@ -26,6 +26,7 @@ from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.batch.errors import BatchError
 from app.batch.io import OutputWriter, ReadReport, input_keys, iter_input, read_columns
+from app.batch.memory import release_memory, use_system_pool
 from app.batch.resume import Resume
 from app.batch.statistics import StatisticsPass
 from app.batch.steps import (
@@ -136,6 +137,7 @@ class BatchWorker:
                     await self.service.change_run(row.id, _abandon, meta=META)
 
     async def execute(self, run: BatchRun) -> None:
+        use_system_pool()
         try:
             result = await self._execute(run)
         except RunCancelled:
@@ -249,6 +251,8 @@ class BatchWorker:
                 features = frame.drop(columns=[id_column]) if id_column in frame else frame
                 outputs = await runtime.predict(to_batch(runtime, features))
                 await writer.write(chunk, outputs)
+                del frame, features, outputs
+                release_memory()
                 await self._check_live(run, writer)
             rows += chunk.rows
             share = (chunk.file_index + 1) / max(files, 1)
