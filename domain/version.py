@@ -14,7 +14,7 @@ from domain.formats import DEFAULT_FRAMEWORK, ModelFormat, resolve_runtime
 from domain.rules import clean_description, clean_framework, clean_metrics
 
 SOURCE_URI_MAX = 1024
-SOURCE_KINDS = ("upload", "object_storage", "training_task")
+SOURCE_KINDS = ("upload", "object_storage", "training_task", "optimization")
 PATH_MAX = 4096
 
 

@@ -5,6 +5,7 @@ repository's storage under a fresh prefix while keeping a local copy in a work d
 checks the package there (by content), and records READY with the manifest — or FAILED
 with the reason, after deleting whatever it stored. Stored files become visible only
 through the manifest of a READY version, so a failed import leaves nothing half-visible.
+Where the files come from, and how each source is read, is in ``import_sources``.
 """
 
 from __future__ import annotations
@@ -14,38 +15,44 @@ import contextlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from uuid import UUID
 
 from app.adapters.event_store.port import EventMeta
 from app.adapters.object_store.port import ObjectStore, ObjectStoreError
-from app.adapters.object_store.uri import ObjectUri, parse_object_uri
-from app.packages import (
-    ArchiveLimits,
-    UnsafeArchive,
-    UnsafeName,
-    check_file_name,
-    check_package,
-    extract_archive,
-    is_archive,
+from app.packages import ArchiveLimits, UnsafeArchive, UnsafeName, check_package
+from app.services.import_sources import (
+    LocalSource,
+    Plan,
+    Source,
+    SourceOpener,
+    SourceUnavailable,
+    TaskSource,
+    UploadSource,
+    UriSource,
+    plan_local,
+    plan_upload,
+    plan_uri,
 )
-from app.services._transfer import Tee, write_local
 from app.services.models import ModelService, VersionSpec
 from app.services.training import TrainingService
 from domain.errors import DomainError, ValidationError
 from domain.formats import ModelFormat
 from domain.model import Model, ModelList
-from domain.version import FileEntry, FileSet, ModelVersion
+from domain.version import FileSet, ModelVersion
 
-ReadChunk = Callable[[int], Awaitable[bytes]]
-SourceOpener = Callable[[ObjectUri], Awaitable[ObjectStore]]
-CHUNK = 1024 * 1024
-
-
-class SourceUnavailable(DomainError):
-    """The source of an import cannot be read (missing bucket, refused credentials, ...)."""
+__all__ = [  # the sources are defined in import_sources and used from here too
+    "ImportFailed",
+    "ImportService",
+    "LocalSource",
+    "Source",
+    "SourceOpener",
+    "SourceUnavailable",
+    "TaskSource",
+    "UploadSource",
+    "UriSource",
+]
 
 
 class ImportFailed(DomainError):
@@ -55,39 +62,6 @@ class ImportFailed(DomainError):
         super().__init__(f"import of {version.label} failed: {reason}")
         self.version = version
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class UploadSource:
-    """One uploaded file (a model file, or a .zip / .tar.gz package)."""
-
-    filename: str
-    read: ReadChunk
-
-
-@dataclass(frozen=True, slots=True)
-class UriSource:
-    uri: str
-    move: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TaskSource:
-    task_id: str
-    move: bool = False
-
-
-Source = UploadSource | UriSource | TaskSource
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A source resolved and checked before anything is written."""
-
-    spec: VersionSpec
-    fetch: Callable[[Path, str], Awaitable[list[FileEntry]]]
-    finish: Callable[[], Awaitable[None]]
-    close: Callable[[], Awaitable[None]]
 
 
 class ImportService:
@@ -171,7 +145,7 @@ class ImportService:
 
     # -- the steps -------------------------------------------------------------------
 
-    async def _run(self, version: ModelVersion, plan: _Plan, meta: EventMeta) -> ModelVersion:
+    async def _run(self, version: ModelVersion, plan: Plan, meta: EventMeta) -> ModelVersion:
         try:
             file_set = await self._bring(version, plan)
         except _Refused as refused:
@@ -196,7 +170,7 @@ class ImportService:
                 version.id, lambda v: v.fail_import("the import was interrupted"), meta=meta
             )
 
-    async def _bring(self, version: ModelVersion, plan: _Plan) -> FileSet:
+    async def _bring(self, version: ModelVersion, plan: Plan) -> FileSet:
         """Store the files under a fresh prefix and check the local copy; on any failure
         delete what was stored. Raises _Refused for problems with the package."""
         prefix = f"models/{version.model_id}/{version.number}/{uuid.uuid4().hex}"
@@ -221,9 +195,11 @@ class ImportService:
         finally:
             await asyncio.to_thread(shutil.rmtree, local, True)
 
-    async def _plan(self, spec: VersionSpec, source: Source) -> _Plan:
+    async def _plan(self, spec: VersionSpec, source: Source) -> Plan:
         if isinstance(source, UploadSource):
-            return self._plan_upload(spec, source)
+            return plan_upload(spec, source, self.storage, self.archive_limits)
+        if isinstance(source, LocalSource):
+            return plan_local(spec, source, self.storage)
         if isinstance(source, TaskSource):
             task = await self.training.get(source.task_id)
             task.check_importable()
@@ -232,116 +208,13 @@ class ImportService:
                 framework=spec.framework or task.framework,
                 metrics={**task.latest_metrics, **spec.metrics},
             )
-            kind = {"kind": "training_task", "task_id": str(task.id)}
-            return await self._plan_uri(spec, task.output_uri, source.move, kind)
-        return await self._plan_uri(spec, source.uri, source.move, {"kind": "object_storage"})
-
-    def _plan_upload(self, spec: VersionSpec, source: UploadSource) -> _Plan:
-        try:
-            filename = check_file_name(source.filename).rsplit("/", 1)[-1]
-        except UnsafeName as exc:
-            raise ValidationError("file", f"file name refused: {exc}") from None
-        storage, limits = self.storage, self.archive_limits
-
-        async def fetch(package: Path, prefix: str) -> list[FileEntry]:
-            upload = package.parent / "upload"
-            await write_local(upload, _read_all(source.read))
-            if await asyncio.to_thread(is_archive, upload):
-                await asyncio.to_thread(extract_archive, upload, package, limits)
-            else:
-                await asyncio.to_thread(_move_into, upload, package, filename)
-            return await _store_tree(storage, package, prefix)
-
-        return _Plan(
-            spec=replace(spec, source={"kind": "upload", "uri": filename}),
-            fetch=fetch,
-            finish=_nothing,
-            close=_nothing,
-        )
-
-    async def _plan_uri(
-        self, spec: VersionSpec, uri: str, move: bool, source: dict[str, str]
-    ) -> _Plan:
-        try:
-            parsed = parse_object_uri(uri)
-        except ValueError as exc:
-            raise ValidationError("uri", str(exc)) from None
-        try:
-            origin = await self.open_source(parsed)
-        except ObjectStoreError as exc:
-            raise SourceUnavailable(f"cannot read {parsed}: {exc}") from None
-        try:
-            objects = await origin.list(parsed.prefix)
-        except ObjectStoreError as exc:
-            await origin.close()
-            raise SourceUnavailable(f"cannot list {parsed}: {exc}") from None
-        if not objects:
-            await origin.close()
-            raise ValidationError("uri", f"there are no files under {parsed}")
-        base = f"{parsed.prefix}/" if parsed.prefix else ""
-        storage = self.storage
-
-        async def fetch(package: Path, prefix: str) -> list[FileEntry]:
-            entries = []
-            for info in objects:
-                relative = info.key.removeprefix(base) if base else info.key
-                path = check_file_name(relative)
-                tee = Tee(package / path)
-                stored = await storage.put(f"{prefix}/{path}", tee.through(origin.get(info.key)))
-                await tee.close()
-                if stored.size != info.size:
-                    raise ObjectStoreError(f"{info.key}: copied {stored.size} of {info.size} bytes")
-                entries.append(FileEntry(path=path, size=stored.size, sha256=stored.sha256 or ""))
-            return entries
-
-        async def finish() -> None:
-            if move:  # copied and verified (sizes, then READY recorded): now delete
-                for info in objects:
-                    await origin.delete(info.key)
-
-        mode = "move" if move else "copy"
-        return _Plan(
-            spec=replace(spec, source={**source, "uri": str(parsed), "mode": mode}),
-            fetch=fetch,
-            finish=finish,
-            close=origin.close,
-        )
+            uri, kind = task.output_uri, {"kind": "training_task", "task_id": str(task.id)}
+        else:
+            uri, kind = source.uri, {"kind": "object_storage"}
+        return await plan_uri(spec, uri, source.move, kind, self.storage, self.open_source)
 
 
 class _Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _move_into(upload: Path, package: Path, filename: str) -> None:
-    package.mkdir()
-    upload.rename(package / filename)
-
-
-async def _nothing() -> None:
-    return None
-
-
-async def _read_all(read: ReadChunk) -> AsyncIterator[bytes]:
-    while chunk := await read(CHUNK):
-        yield chunk
-
-
-async def _store_tree(storage: ObjectStore, package: Path, prefix: str) -> list[FileEntry]:
-    entries = []
-    files = await asyncio.to_thread(lambda: sorted(p for p in package.rglob("*") if p.is_file()))
-    for path in files:
-        relative = path.relative_to(package).as_posix()
-        stored = await storage.put(f"{prefix}/{relative}", _read_file(path))
-        entries.append(FileEntry(path=relative, size=stored.size, sha256=stored.sha256 or ""))
-    return entries
-
-
-async def _read_file(path: Path) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, CHUNK):
-            yield chunk
-    finally:
-        handle.close()

@@ -3,6 +3,7 @@ content-keyed cache, runtime from the name table. Shared by the data plane and b
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from app.serving.cache import ModelCache
@@ -35,6 +36,9 @@ async def load_runtime(
         raise RuntimeFailure(f"V{version.number} has no files to run")
     manifest = await files(db, version.id, revision)
     package = await cache.fetch(prefixes[revision], manifest)
+    model_file = version.source.get("model_file")
+    if model_file and model_file in {entry.path for entry in manifest}:
+        options = dataclasses.replace(options or RuntimeOptions(), model_file=model_file)
     runtime = runtime_for(runtime_name or version.runtime, Path(package), options)
     await runtime.load()
     return runtime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.bootstrap import all_projections
 from domain.batch import BatchJob, BatchRun
 from domain.model import Model, ModelName
+from domain.optimization import OptimizationJob
 from domain.service import Service, ServiceName
 from domain.token import ApiToken
 from domain.training import TrainingTask
@@ -22,6 +23,7 @@ AGGREGATES = {
         ServiceName,
         BatchJob,
         BatchRun,
+        OptimizationJob,
     )
 }
 

@@ -20,6 +20,7 @@ from app.graphql.models.files import (
     state_of,
     storage_uri,
 )
+from app.graphql.optimize import types as optimize_types
 from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
 from domain.formats import ModelFormat as DomainFormat
 from domain.model import Model as ModelAggregate
@@ -35,6 +36,7 @@ from projections.versions import files as version_files
 
 # strawberry.enum registers the domain enums in place; the aliases name them here.
 if TYPE_CHECKING:
+    from app.graphql.optimize.types import OptimizationJob, OptimizationReport
     from app.graphql.services.types import Service
 
 strawberry.enum(DomainFormat, name="ModelFormat")
@@ -192,6 +194,26 @@ class ModelVersionType:
             return None if model is None else ModelType.from_aggregate(model, self.as_of)
         row = await info.context.loaders.models.load(str(self.model_id))
         return None if row is None else ModelType.from_row(row)
+
+    @strawberry.field(description="The version this one was optimized from.")
+    async def optimized_from(self, info: Info) -> ModelVersionType | None:
+        return await optimize_types.optimized_from(info, str(self.id))
+
+    @strawberry.field(description="Versions optimized from this one, oldest first.")
+    async def optimizations(self, info: Info) -> list[ModelVersionType]:
+        return await optimize_types.optimizations(info, str(self.id))
+
+    @strawberry.field(description="How this optimized version compares with its source.")
+    async def optimization_report(
+        self, info: Info
+    ) -> Annotated[OptimizationReport, strawberry.lazy("app.graphql.optimize.types")] | None:
+        return await optimize_types.report_of(info, str(self.id))
+
+    @strawberry.field(description="The job that made this optimized version.")
+    async def optimization_job(
+        self, info: Info
+    ) -> Annotated[OptimizationJob, strawberry.lazy("app.graphql.optimize.types")] | None:
+        return await optimize_types.job_of(info, str(self.id))
 
     @classmethod
     def from_row(cls, row: VersionRow) -> ModelVersionType:

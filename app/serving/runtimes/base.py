@@ -72,6 +72,9 @@ class RuntimeOptions:
     memory_limit_mb: int | None = None
     timeout_seconds: float = 30.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # The package's model file when the version names one (optimized versions: the source
+    # package plus the optimized file); otherwise the runtime finds it.
+    model_file: str | None = None
 
 
 class Runtime(ABC):

@@ -74,7 +74,12 @@ class OnnxRuntime(Runtime):
             raise RuntimeFailure(
                 "the onnxruntime runtime needs onnxruntime: pip install onnxruntime", 501
             ) from exc
-        path = find_model_file(self.package, (".onnx",), "model.onnx")
+        named = self.options.model_file
+        path = (
+            self.package / named
+            if named
+            else find_model_file(self.package, (".onnx",), "model.onnx")
+        )
         settings = onnxruntime.SessionOptions()
         settings.intra_op_num_threads = max(1, self.options.cpu_threads)
         settings.inter_op_num_threads = 1

@@ -62,7 +62,8 @@ class TorchscriptRuntime(Runtime):
             import torch
         except ImportError as exc:
             raise MissingExtra(self.name, "torch", "torch") from exc
-        path = find_torchscript(self.package)
+        named = self.options.model_file
+        path = self.package / named if named else find_torchscript(self.package)
         config = read_config(self.package)
         if config is None:
             self.inputs = [TensorSpec("input__0", "FP32", (-1, -1))]

@@ -1,0 +1,1 @@
+"""Optimizers per format, the measurement of their effect, and the worker that runs jobs."""
