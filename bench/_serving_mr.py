@@ -41,7 +41,9 @@ class Published:
     key: str
 
 
-def env_for(data_dir: Path, *, max_batch_size: int, max_wait_ms: float = 2.0) -> dict[str, str]:
+def env_for(
+    data_dir: Path, *, max_batch_size: int, max_wait_ms: float = 2.0, monitoring: bool = True
+) -> dict[str, str]:
     """The server's settings (SQLite + files under ``data_dir``); 64 and 2 ms are the
     shipped batching defaults, a batch size of 1 turns batching off."""
     return {
@@ -49,6 +51,7 @@ def env_for(data_dir: Path, *, max_batch_size: int, max_wait_ms: float = 2.0) ->
         "MODELREPO_BOOTSTRAP_ADMIN_TOKEN": "false",
         "MODELREPO_MAX_BATCH_SIZE": str(max_batch_size),
         "MODELREPO_MAX_BATCH_WAIT_MS": f"{max_wait_ms:g}",
+        "MODELREPO_MONITORING": "true" if monitoring else "false",
     }
 
 

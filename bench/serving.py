@@ -7,6 +7,8 @@ Prints figures and ratios; asserts nothing. Run from the project root:
     .venv/bin/python bench/serving.py --quick       # 3 s per run, fewer large calls
     .venv/bin/python bench/serving.py --no-mlflow   # without the MLflow peer
     .venv/bin/python bench/serving.py --profile     # + py-spy of modelrepo at 16 clients
+    .venv/bin/python bench/serving.py --monitoring off      # every modelrepo run without it
+    .venv/bin/python bench/serving.py --monitoring compare  # only: monitoring on vs off
 
 Measures, over HTTP/1.1 keep-alive connections on 127.0.0.1:
   1. single-row requests at 1 and 16 clients: requests/s, p50, p99 — modelrepo with
@@ -19,6 +21,10 @@ Measures, over HTTP/1.1 keep-alive connections on 127.0.0.1:
      connection, p50 and the share over 35 ms, including the bare endpoint under
      ``uvicorn --workers 2`` (uvloop, the default with uvicorn[standard]; and asyncio);
   4. what each step of modelrepo's predict path costs, timed in-process.
+
+``--monitoring on|off`` runs every modelrepo server with MODELREPO_MONITORING on (as
+shipped) or off; ``--monitoring compare`` runs only the comparison of predict throughput
+with monitoring on against off (``--rounds`` alternating restarts, medians; target >= 0.95).
 
 ``--client wrk`` drives the load runs with wrk (apt-get install wrk) instead of the
 built-in client; the 1,000-row runs always use the built-in one.
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _serving_model as model
+import _serving_monitoring as monitoring
 import _serving_mr as mr
 import _serving_peers as peers
 import _serving_profile as profile
@@ -75,6 +82,8 @@ class Config:
     profile: bool
     client: str
     keep: bool
+    monitoring: str = "on"
+    rounds: int = 3
 
 
 class Bench:
@@ -156,7 +165,8 @@ class Bench:
 
     async def run_modelrepo(self, files: model.ModelFiles) -> None:
         data = self.work / "modelrepo-data"
-        env = mr.env_for(data, max_batch_size=64)
+        watched = self.cfg.monitoring != "off"
+        env = mr.env_for(data, max_batch_size=64, monitoring=watched)
         token = await asyncio.to_thread(mr.create_token, env)
         print("modelrepo with batching (MODELREPO_MAX_BATCH_SIZE=64) ...", flush=True)
         async with mr.serve(env, self.logs / "modelrepo-batching.log") as server:
@@ -177,11 +187,15 @@ class Bench:
                 await self.profiled(report.MR_BATCH, server, path, headers)
         # The same data directory: the restarted server loads the published service again.
         variants = (
-            (report.MR_SINGLE, "MODELREPO_MAX_BATCH_SIZE=1", mr.env_for(data, max_batch_size=1)),
+            (
+                report.MR_SINGLE,
+                "MODELREPO_MAX_BATCH_SIZE=1",
+                mr.env_for(data, max_batch_size=1, monitoring=watched),
+            ),
             (
                 report.MR_NO_WAIT,
                 "MODELREPO_MAX_BATCH_WAIT_MS=0",
-                mr.env_for(data, max_batch_size=64, max_wait_ms=0),
+                mr.env_for(data, max_batch_size=64, max_wait_ms=0, monitoring=watched),
             ),
         )
         for system, setting, variant in variants:
@@ -219,6 +233,14 @@ async def main_async(cfg: Config) -> None:
     print(f"work dir: {work}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     bench = Bench(cfg, work)
+    if cfg.monitoring == "compare":
+        try:
+            await compare_monitoring(bench, model.build(work / "model"))
+        finally:
+            if not cfg.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        print(f"\ntotal time: {time.perf_counter() - began:.0f} s")
+        return
     try:
         files = model.build(work / "model")
         await bench.run_bare(files)
@@ -233,6 +255,26 @@ async def main_async(cfg: Config) -> None:
     print_report(bench.fig, cfg)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"total time: {time.perf_counter() - began:.0f} s")
+
+
+async def compare_monitoring(bench: Bench, files: model.ModelFiles) -> None:
+    cfg = bench.cfg
+    print(f"modelrepo, monitoring on against off ({cfg.rounds} rounds) ...", flush=True)
+    rates = await monitoring.compare(
+        bench.work,
+        files.onnx,
+        bench.one.read_bytes(),
+        bench.load,
+        cfg.clients,
+        cfg.seconds,
+        cfg.rounds,
+    )
+    print(f"\n## Predict throughput, monitoring on / off, {cfg.seconds:g} s per run\n")
+    print(monitoring.__doc__.split("\n\n")[1].replace("\n", " ") if monitoring.__doc__ else "")
+    print()
+    print(monitoring.table(rates, cfg.clients))
+    cost = monitoring.record_cost()
+    print(f"\nrecording one request, timed in-process: {cost:.2f} µs per call")
 
 
 def print_report(fig: report.Figures, cfg: Config) -> None:
@@ -268,6 +310,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="py-spy modelrepo at 16 clients")
     parser.add_argument("--client", choices=("python", "wrk"), default="python")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and logs")
+    parser.add_argument(
+        "--monitoring",
+        choices=("on", "off", "compare"),
+        default="on",
+        help="MODELREPO_MONITORING for modelrepo (default on); compare: only on vs off",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --monitoring compare")
     args = parser.parse_args()
     if args.client == "wrk" and shutil.which("wrk") is None:
         parser.error("--client wrk needs wrk on PATH (apt-get install wrk)")
@@ -283,6 +332,8 @@ def main() -> None:
         profile=args.profile,
         client=args.client,
         keep=args.keep,
+        monitoring=args.monitoring,
+        rounds=max(1, args.rounds),
     )
     asyncio.run(main_async(cfg))
 

@@ -7,6 +7,7 @@ HTTP things only: access keys, body limits, status codes. Routing and models liv
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -36,6 +37,16 @@ class HttpError(Exception):
         self.message = message
 
 
+class _Call:
+    """What a predict request reached: its service and the version that answered."""
+
+    __slots__ = ("state", "version")
+
+    def __init__(self) -> None:
+        self.state: ServiceState | None = None
+        self.version: int | None = None
+
+
 def _plane(request: Request) -> DataPlane:
     plane: DataPlane = request.app.state.container.serving
     return plane
@@ -46,11 +57,15 @@ def _limits(request: Request) -> tuple[int, int]:
     return settings.max_predict_bytes, settings.max_predict_rows
 
 
-def _authorized(request: Request, plane: DataPlane, name: str) -> ServiceState:
+def _authorized(
+    request: Request, plane: DataPlane, name: str, call: _Call | None = None
+) -> ServiceState:
     """The service this request may call, or HttpError (401/404/400)."""
     state = plane.find(name, request.headers.get("host"))
     if state is None:
         raise HttpError(404, f"no service named {name[:80]!r}")
+    if call is not None:
+        call.state = state  # its answer is recorded even when the key is wrong
     headers = request.headers.getlist("authorization")
     if len(headers) > 1:
         raise HttpError(400, "send one Authorization header, not several")
@@ -97,15 +112,31 @@ async def _guarded(request: Request, handle: Any) -> Response:
         return JSONResponse({"error": f"internal error (request id {request_id})"}, status_code=500)
 
 
+async def _measured(request: Request, handle: Any) -> Response:
+    """``_guarded`` for the predict routes, recording each answer (status, latency) for
+    the service it reached; requests for unknown services are not recorded."""
+    started = time.perf_counter()
+    call = _Call()
+    response = await _guarded(request, lambda: handle(call))
+    recorder = _plane(request).recorder
+    if recorder is not None and call.state is not None:
+        row = call.state.row
+        seconds = time.perf_counter() - started
+        recorder.record(row.id, row.name, call.version, response.status_code, seconds)
+    return response
+
+
 async def predict_v1(request: Request) -> Response:
-    async def handle() -> Response:
+    async def handle(call: _Call) -> Response:
         plane = _plane(request)
-        state = _authorized(request, plane, request.path_params["name"])
+        state = _authorized(request, plane, request.path_params["name"], call)
         max_bytes, max_rows = _limits(request)
         payload = parse_json(await _body(request, max_bytes))
-        return _answer(await run_v1(plane, state, payload, max_rows))
+        outcome = await run_v1(plane, state, payload, max_rows)
+        call.version = outcome.version_number
+        return _answer(outcome)
 
-    return await _guarded(request, handle)
+    return await _measured(request, handle)
 
 
 async def status_v1(request: Request) -> Response:
@@ -142,12 +173,13 @@ async def status_v1(request: Request) -> Response:
 
 
 async def infer_v2(request: Request) -> Response:
-    async def handle() -> Response:
+    async def handle(call: _Call) -> Response:
         plane = _plane(request)
-        state = _authorized(request, plane, request.path_params["name"])
+        state = _authorized(request, plane, request.path_params["name"], call)
         max_bytes, max_rows = _limits(request)
         payload = parse_json(await _body(request, max_bytes))
         loaded = plane.choose(state)
+        call.version = loaded.number
         batch = decode_v2(payload, loaded.runtime.inputs, max_rows=max_rows)
         outputs = await loaded.predict(batch)
         answer_id = payload.get("id") if isinstance(payload, dict) else None
@@ -156,7 +188,7 @@ async def infer_v2(request: Request) -> Response:
         )
         return JSONResponse(body, headers={"x-model-version": str(loaded.number)})
 
-    return await _guarded(request, handle)
+    return await _measured(request, handle)
 
 
 async def metadata(request: Request) -> Response:

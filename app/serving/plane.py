@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from app.monitoring.recorder import Recorder
 from app.serving.batcher import Batcher
 from app.serving.cache import ModelCache
 from app.serving.loading import load_runtime, version_row
@@ -41,6 +43,8 @@ class Loaded:
     runtime: Runtime
     batcher: Batcher | None
     inflight: int = 0
+    # The most requests in flight since the metrics roll-up last looked.
+    peak: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -48,6 +52,8 @@ class Loaded:
 
     async def predict(self, batch: Batch) -> Batch:
         self.inflight += 1
+        if self.inflight > self.peak:
+            self.peak = self.inflight
         self.idle.clear()
         try:
             if self.batcher is not None:
@@ -89,6 +95,8 @@ class DataPlane:
         self.report_status = report_status
         self.report_failure = report_failure
         self.options = options or RuntimeOptions()
+        # Set by monitoring (None when it is off): requests and load times go there.
+        self.recorder: Recorder | None = None
         self.poll_seconds = poll_seconds
         self.services: dict[str, ServiceState] = {}
         self.by_host: dict[str, str] = {}
@@ -222,6 +230,7 @@ class DataPlane:
             cpu_threads=max(1, int(deployment.cpu)),
             memory_limit_mb=deployment.memory_mb,
         )
+        started = time.perf_counter()
         runtime = await load_runtime(
             self.db,
             self.cache,
@@ -239,6 +248,9 @@ class DataPlane:
                 max_wait_ms=runtime.options.max_wait_ms,
             )
         loaded = Loaded(key, version.id, version.number, runtime, batcher)
+        if self.recorder is not None:
+            seconds = time.perf_counter() - started
+            self.recorder.model_loaded(state.row.id, state.row.name, version.number, seconds)
         state.loaded[key] = loaded
         return loaded
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -47,6 +48,20 @@ class SqliteTx(Tx):
         return [dict(row) for row in rows]
 
 
+async def _begin(conn: aiosqlite.Connection) -> None:
+    """BEGIN IMMEDIATE, safe against cancellation: the statement runs on the connection's
+    thread even when its awaiter is cancelled, and a transaction left open there would
+    break every later one ("cannot start a transaction within a transaction")."""
+    begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
+    try:
+        await asyncio.shield(begin)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await begin
+            await conn.execute("ROLLBACK")
+        raise
+
+
 class SqliteDatabase(Database):
     dialect = "sqlite"
 
@@ -87,7 +102,7 @@ class SqliteDatabase(Database):
             raise DatabaseUnavailable(f"database {self.url} is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            await _begin(conn)
             try:
                 yield SqliteTx(conn)
             except BaseException:
