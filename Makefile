@@ -4,7 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit schema bench clean
+.PHONY: run test lint typecheck unit schema bench clean console
+
+# The web console (web/): `npm ci` when the lock file changes, a build when a source does.
+WEB_DEPS := web/node_modules/.ci-stamp
+WEB_BUILD := web/dist/.build-stamp
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package.json
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -14,7 +19,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(WEB_DEPS): web/package-lock.json
+	@command -v npm >/dev/null || bash scripts/ensure-browser.sh
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_DEPS)
+
+$(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run --silent build
+	touch $(WEB_BUILD)
+
+console: $(WEB_BUILD)
+
+run: $(STAMP) $(WEB_BUILD)
 	$(VENV)/bin/modelrepo serve
 
 lint: $(STAMP)
@@ -26,6 +42,8 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-browser.sh
+	$(MAKE) --no-print-directory console
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 schema: $(STAMP)

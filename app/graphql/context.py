@@ -47,6 +47,8 @@ class Context:
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # graphql-transport-ws connection_init payload (browsers send the token there).
+    connection_params: Any = None
 
     def meta(self, reason: str | None = None) -> EventMeta:
         actor = self.principal.actor if self.principal else "anonymous"

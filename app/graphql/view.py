@@ -1,6 +1,8 @@
 """HTTP in front of GraphQL: request ids, body size limit and bearer-token authentication.
 
 The GraphiQL page itself loads without a token; every operation needs one (401 otherwise).
+A websocket without the header (browsers cannot send one) gives its token in the
+graphql-transport-ws connection_init payload.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.bootstrap import Container
 from app.graphql.context import Context, make_loaders
@@ -42,6 +45,24 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
             if isinstance(request, Request):
                 await request.close()  # closes (and deletes) spooled upload files
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A websocket opened without an Authorization header authenticates with the
+        ``Authorization`` (or ``authorization``) key of its connection_init payload."""
+        if context.principal is None:
+            params = context.connection_params
+            given = None
+            if isinstance(params, dict):
+                given = params.get("Authorization", params.get("authorization"))
+            secret = bearer_secret(given) if isinstance(given, str) else None
+            principal = (
+                None if secret is None else await self._container().tokens.authenticate(secret)
+            )
+            if principal is None:
+                raise ConnectionRejectionError({"message": "authentication required"})
+            context.principal = principal
+        acknowledged: UnsetType = UNSET  # a plain connection_ack
+        return acknowledged
+
     async def get_context(self, request: Any, response: Any) -> Context:
         container = self._container()
         return Context(
@@ -52,6 +73,10 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
+
+
+def _is_graphql_ws(scope: Scope) -> bool:
+    return "graphql-transport-ws" in scope.get("subprotocols", [])
 
 
 def _error(status: int, message: str, request_id: str, **headers: str) -> Response:
@@ -105,11 +130,14 @@ class AuthGate:
             await self.app(scope, receive, _with_request_id(send, request_id))
             return
 
-        principal = await self._authenticate(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        principal = await self._authenticate(header)
         if scope["type"] == "websocket":
-            if principal is None:
+            if principal is None and (header is not None or not _is_graphql_ws(scope)):
                 await send({"type": "websocket.close", "code": 4401})
                 return
+            # Browsers cannot set headers on a websocket: without one, the token comes in
+            # the connection_init payload (ModelrepoGraphQL.on_ws_connect checks it).
             scope[PRINCIPAL] = principal
             await self.app(scope, receive, send)
             return

@@ -116,14 +116,66 @@ async def test_job_updates_stream_and_resume(
     assert resumed == everything[2:]
 
 
+async def _init(url: str, payload: dict[str, str] | None) -> Any:
+    """Open a graphql-transport-ws socket without an Authorization header (as browsers must)
+    and send connection_init with ``payload``; the server's answer."""
+    async with websockets.connect(
+        url.replace("http", "ws") + "/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as socket:
+        init: dict[str, Any] = {"type": "connection_init"}
+        if payload is not None:
+            init["payload"] = payload
+        await socket.send(json.dumps(init))
+        try:
+            return json.loads(await asyncio.wait_for(socket.recv(), 30))
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
 async def test_subscriptions_need_a_token(server: tuple[str, str, str]) -> None:
-    url, _, _ = server
+    url, token, _ = server
+    # a header with a bad token is refused at the handshake
     with pytest.raises(InvalidStatus):
         async with websockets.connect(
             url.replace("http", "ws") + "/graphql",
             subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+            additional_headers={"Authorization": "Bearer mr_wrong"},
         ):
             pass
+    # without a header the token must come in connection_init
+    assert await _init(url, None) == 4403
+    assert await _init(url, {"Authorization": "Bearer mr_wrong"}) == 4403
+    assert await _init(url, {"Authorization": f"Bearer {token}"}) == {"type": "connection_ack"}
+
+
+async def test_a_browser_subscribes_with_the_token_in_connection_init(
+    server: tuple[str, str, str], s3_server: S3Server, s3_bucket: str
+) -> None:
+    url, token, version = server
+    body = {
+        "name": "from-a-browser",
+        "versionId": version,
+        "inputUri": f"s3://{s3_bucket}/in/none.csv",
+        "inputFormat": "CSV",
+        "outputUri": f"s3://{s3_bucket}/out",
+        "outputFormat": "CSV",
+    }
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+        created = await c.post("/graphql", json={"query": CREATE, "variables": {"input": body}})
+    job = created.json()["data"]["createBatchJob"]["job"]["id"]
+    async with websockets.connect(
+        url.replace("http", "ws") + "/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+    ) as socket:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        subscribe = {"query": SUBSCRIBE, "variables": {"job": job, "after": None}}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        first = json.loads(await asyncio.wait_for(socket.recv(), 60))
+        assert first["type"] == "next", first
+        assert first["payload"]["data"]["batchJobUpdates"]["event"] == "Created"
 
 
 @pytest.fixture
