@@ -12,11 +12,14 @@ from app.adapters.object_store.port import ObjectStore
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.adapters.sql.port import Database
 from app.batch.worker import BatchWorker
+from app.monitoring.monitor import Monitoring, build_monitoring
+from app.optimize.worker import OptimizationWorker
 from app.services.batch_jobs import BatchService
 from app.services.deployments import ServiceManager
 from app.services.imports import ImportService
 from app.services.keys import KeyVault, load_fernet
 from app.services.models import ModelService
+from app.services.optimizations import OptimizationService
 from app.services.projector import Projector
 from app.services.repository import Repository
 from app.services.serialization import EventMapper
@@ -32,6 +35,7 @@ from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.batch import BatchProjection
 from projections.models import ModelListProjection
+from projections.optimizations import OptimizationsProjection
 from projections.services import ServicesProjection
 from projections.tokens import TokensProjection
 from projections.training import TrainingProjection
@@ -47,6 +51,7 @@ def all_projections() -> list[Projection]:
         TrainingProjection(),
         ServicesProjection(),
         BatchProjection(),
+        OptimizationsProjection(),
     ]
 
 
@@ -68,6 +73,10 @@ class Container:
     serving: DataPlane
     batch: BatchService
     batch_worker: BatchWorker
+    optimizations: OptimizationService
+    optimization_worker: OptimizationWorker
+    # None when MODELREPO_MONITORING is off.
+    monitoring: Monitoring | None = None
 
     async def close(self) -> None:
         await self.storage.close()
@@ -189,7 +198,10 @@ async def build(settings: Settings) -> Container:
     imports = ImportService(
         models, training, storage, open_source, work_dir=settings.data_dir / "work"
     )
-    return Container(
+    optimizations = OptimizationService(
+        repository, projector, imports, db, ModelCache(settings.data_dir / "cache", storage)
+    )
+    container = Container(
         settings=settings,
         db=db,
         store=store,
@@ -215,4 +227,18 @@ async def build(settings: Settings) -> Container:
             stale_seconds=settings.batch_stale_seconds,
             poll_seconds=settings.batch_poll_seconds,
         ),
+        optimizations=optimizations,
+        optimization_worker=OptimizationWorker(
+            optimizations, db, settings.data_dir / "work", concurrency=settings.optimization_jobs
+        ),
     )
+    if settings.monitoring:
+        container.monitoring = await _monitoring(settings, container)
+    return container
+
+
+async def _monitoring(settings: Settings, container: Container) -> Monitoring:
+    monitoring = build_monitoring(settings, container.db, container.serving)
+    await monitoring.setup()
+    container.batch_worker.metrics = monitoring.batch
+    return monitoring

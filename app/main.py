@@ -17,7 +17,9 @@ from starlette.routing import Mount, Route, Router, WebSocketRoute
 from app.bootstrap import Container, build
 from app.graphql.schema import build_schema
 from app.graphql.view import AuthGate, ModelrepoGraphQL
+from app.http.console import console_app
 from app.http.downloads import routes as download_routes
+from app.monitoring.http import metrics
 from app.services.projector import stop
 from app.serving.http import routes as serving_routes
 from app.settings import Settings
@@ -55,6 +57,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             if settings.batch_worker
             else None
         )
+        optimizer = (
+            asyncio.create_task(current.optimization_worker.run_forever())
+            if settings.optimization_worker
+            else None
+        )
+        monitoring = current.monitoring
+        rollup = (
+            asyncio.create_task(monitoring.rollup.run_forever()) if monitoring is not None else None
+        )
         # Long-lived start-up objects need not be scanned by every GC pass.
         gc.freeze()
         try:
@@ -62,7 +73,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             if worker is not None:
                 await stop(worker)
+            if optimizer is not None:
+                await stop(optimizer)
             await current.serving.stop()
+            if monitoring is not None and rollup is not None:
+                monitoring.rollup.stop()
+                await rollup
+                await monitoring.rollup.flush_quietly()  # what the last interval recorded
             await stop(follower)
             if owned:
                 await current.close()
@@ -99,13 +116,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_upload=settings.max_request_bytes,
         graphiql=False,
     )
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", gate, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", gate),
             Route("/healthz", health),
+            Route("/metrics", metrics, methods=["GET"]),
             Mount("/v1/versions", files),
             *serving_routes,
         ],
         lifespan=lifespan,
     )
+    # The console answers only what no route matches, so it never shadows one.
+    app.router.default = console_app(settings.console_dir)
+    return app

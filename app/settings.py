@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     bootstrap_admin_token: bool = True
     projection_poll_seconds: float = 0.5
     graphiql: bool = True
+    # The built web console served at / (empty: the repository's web/dist).
+    console_dir: Path | None = None
     # Encrypts service access keys at rest; servers sharing a database need the same one.
     # Empty: a key generated into data_dir/secret.key on first start.
     secret_key: str = ""
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     drain_grace_seconds: float = 1.0
     # `modelrepo serve` also schedules and executes batch runs (`modelrepo worker` alone).
     batch_worker: bool = True
+    # `modelrepo serve` also runs optimization jobs, this many at once.
+    optimization_worker: bool = True
+    optimization_jobs: int = 2
     # Rows per input chunk (one output part each), seconds between heartbeats, and how old
     # a heartbeat may get before another worker takes the run over.
     batch_chunk_rows: int = 50_000
@@ -52,6 +57,17 @@ class Settings(BaseSettings):
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
     s3_region: str = "us-east-1"
+    # Monitoring: per-request metrics, GET /metrics and rolled-up series in the database.
+    # Off, the predict path records nothing and /metrics answers 404.
+    monitoring: bool = True
+    # Every interval each server process writes its deltas at this resolution (kept
+    # metrics_retention_days) and at the coarse one (kept metrics_coarse_retention_days).
+    metrics_interval_seconds: int = 10
+    metrics_retention_days: float = 7.0
+    metrics_coarse_seconds: int = 3600
+    metrics_coarse_retention_days: float = 90.0
+    # serviceMetrics answers at most this many points per series (a wider step otherwise).
+    metrics_max_points: int = 1000
 
     @property
     def resolved_database_url(self) -> str:

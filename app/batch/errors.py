@@ -9,6 +9,14 @@ class BatchError(Exception):
     """Base class of every batch error; ``str(error)`` is the message for the run record."""
 
 
+class RunFailed(Exception):
+    """A run cannot finish; the message is its reason."""
+
+
+class RunCancelled(Exception):
+    """The run was cancelled while it ran."""
+
+
 class StepsError(BatchError, ValueError):
     """A preprocessing chain that is not valid; ``problems`` lists every problem found."""
 

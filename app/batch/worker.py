@@ -18,15 +18,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from app.adapters.event_store.port import EventMeta
 from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
-from app.batch.errors import BatchError
+from app.batch.errors import BatchError, RunCancelled, RunFailed
 from app.batch.io import OutputWriter, ReadReport, input_keys, iter_input, read_columns
 from app.batch.memory import release_memory, use_system_pool
+from app.batch.model_inputs import to_batch
 from app.batch.resume import Resume
 from app.batch.statistics import StatisticsPass
 from app.batch.steps import (
@@ -35,10 +33,11 @@ from app.batch.steps import (
     parse_steps,
     required_columns,
 )
+from app.monitoring.batch import BatchMetrics
 from app.services.batch_jobs import BatchService
 from app.serving.cache import ModelCache
 from app.serving.loading import load_runtime, version_row
-from app.serving.runtimes.base import DATATYPES, Batch, Runtime, RuntimeFailure
+from app.serving.runtimes.base import Runtime, RuntimeFailure
 from domain.batch import BatchRun, RunStatus
 from domain.errors import DomainError
 from projections.base import Reader
@@ -50,14 +49,6 @@ SourceOpener = Callable[[ObjectUri], Awaitable[ObjectStore]]
 META = EventMeta(actor="batch-worker")
 DUE_BATCH = 500
 MAX_DUE_ROUNDS = 20
-
-
-class RunFailed(Exception):
-    """A run cannot finish; the message is its reason."""
-
-
-class RunCancelled(Exception):
-    """The run was cancelled while it ran."""
 
 
 class BatchWorker:
@@ -82,6 +73,8 @@ class BatchWorker:
         self.stale_seconds = stale_seconds
         self.poll_seconds = poll_seconds
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
+        # Set by monitoring (None when it is off): rows, duration and rows/s per run.
+        self.metrics: BatchMetrics | None = None
 
     async def run_forever(self) -> None:
         while True:
@@ -138,6 +131,7 @@ class BatchWorker:
 
     async def execute(self, run: BatchRun) -> None:
         use_system_pool()
+        started = time.monotonic()
         try:
             result = await self._execute(run)
         except RunCancelled:
@@ -152,8 +146,16 @@ class BatchWorker:
             reason = f"internal error: {type(exc).__name__}"
         else:
             await self._finish(run, lambda r: r.complete(result))
+            await self._measured(run, RunStatus.COMPLETED, result["rows"], started)
             return
         await self._finish(run, lambda r: r.fail(reason))
+        await self._measured(run, RunStatus.FAILED, None, started)
+
+    async def _measured(
+        self, run: BatchRun, status: RunStatus, rows: int | None, started: float
+    ) -> None:
+        if self.metrics is not None:
+            await self.metrics.run_finished(run, status.value, rows, time.monotonic() - started)
 
     async def _finish(self, run: BatchRun, change: Callable[[BatchRun], Any]) -> None:
         with contextlib.suppress(DomainError):  # cancelled or requeued meanwhile
@@ -308,28 +310,3 @@ def _parse(uri: str, field: str) -> ObjectUri:
         return parse_object_uri(uri)
     except ValueError as exc:
         raise RunFailed(f"{field}: {exc}") from None
-
-
-def to_batch(runtime: Runtime, frame: pd.DataFrame) -> Batch:
-    """Model inputs from preprocessed columns: by name when every input is a column, else
-    all columns (in order) as the one 2-D input."""
-    names = [spec.name for spec in runtime.inputs]
-    if names and all(name in frame.columns for name in names):
-        batch = {}
-        for spec in runtime.inputs:
-            values = frame[spec.name].to_numpy(dtype=DATATYPES[spec.datatype])
-            batch[spec.name] = values.reshape(-1, *([1] * (len(spec.shape) - 1)))
-        return batch
-    if len(runtime.inputs) == 1 and len(runtime.inputs[0].shape) == 2:
-        spec = runtime.inputs[0]
-        width = spec.shape[1]
-        if width not in (-1, frame.shape[1]):
-            raise RunFailed(
-                f"the model's input {spec.name!r} takes {width} columns; after the steps the"
-                f" input has {frame.shape[1]}: {list(frame.columns)}"
-            )
-        return {spec.name: np.ascontiguousarray(frame.to_numpy(dtype=DATATYPES[spec.datatype]))}
-    raise RunFailed(
-        f"cannot map columns {list(frame.columns)} to the model's inputs {names}; name the"
-        " columns after the inputs (a rename step) or use a model with one 2-D input"
-    )

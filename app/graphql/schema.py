@@ -25,6 +25,8 @@ from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
+from app.graphql.monitoring.queries import MonitoringQueries
+from app.graphql.optimize.schema import OptimizationMutations, OptimizationQueries
 from app.graphql.services.schema import ServiceMutations, ServiceQueries
 from app.graphql.tokens.schema import TokenMutations, TokenQueries
 from app.graphql.training.schema import TrainingMutations, TrainingQueries
@@ -34,12 +36,28 @@ CACHE_SIZE = 512
 
 Query = merge_types(
     "Query",
-    (ModelQueries, HistoryQueries, TokenQueries, TrainingQueries, ServiceQueries, BatchQueries),
+    (
+        ModelQueries,
+        HistoryQueries,
+        TokenQueries,
+        TrainingQueries,
+        ServiceQueries,
+        BatchQueries,
+        MonitoringQueries,
+        OptimizationQueries,
+    ),
 )
 Subscription = merge_types("Subscription", (BatchSubscriptions,))
 Mutation = merge_types(
     "Mutation",
-    (ModelMutations, TokenMutations, TrainingMutations, ServiceMutations, BatchMutations),
+    (
+        ModelMutations,
+        TokenMutations,
+        TrainingMutations,
+        ServiceMutations,
+        BatchMutations,
+        OptimizationMutations,
+    ),
 )
 
 

@@ -55,6 +55,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         bootstrap_admin_token=False,
         batch_worker=False,  # tests drive the worker themselves
+        optimization_worker=False,
     )
 
 

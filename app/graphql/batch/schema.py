@@ -13,6 +13,8 @@ from strawberry.scalars import JSON
 
 from app.graphql.context import Info
 from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError, to_error
+from app.graphql.monitoring.queries import run_metrics
+from app.graphql.monitoring.types import BatchRunMetrics
 from app.graphql.pagination import (
     Connection,
     check_first,
@@ -54,6 +56,12 @@ class BatchRun:
     result: JSON
     reason: str
     updated_at: datetime
+
+    @strawberry.field(
+        description="Rows, duration and rows/s of its last finished attempt (null before)."
+    )
+    async def metrics(self, info: Info) -> BatchRunMetrics | None:
+        return await run_metrics(info, str(self.id))
 
     @classmethod
     def from_row(cls, row: RunRow) -> BatchRun:

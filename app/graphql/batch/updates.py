@@ -53,6 +53,11 @@ class BatchSubscriptions:
         if await get_job(container.db, str(jid)) is None and after is None:
             raise GraphQLError(f"batch job {jid} not found")
         position = int_cursor(after) or 0
+        if after is None:
+            # Nothing of this job comes before its first event: start there, not at the
+            # beginning of the log.
+            history = await container.store.read_aggregate(jid)
+            position = history[0].position - 1 if history else 0
         watched = {jid} | {UUID(r.id) for r in await runs_of(container.db, str(jid), 100_000)}
         while True:
             events = await container.store.read_log(after=position, limit=BATCH)
