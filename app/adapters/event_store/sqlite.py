@@ -55,7 +55,8 @@ _COLUMNS = (
 )
 _INSERT = (
     "INSERT INTO events (originator_id, originator_version, topic, state, recorded_at, "
-    "actor, request_id, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    "actor, request_id, reason) VALUES ($1, $2, $3, $4, max($5, coalesce("
+    "(SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1), '')), $6, $7, $8)"
 )
 
 
@@ -88,13 +89,10 @@ class SqliteEventStore(EventStore):
             return []
         try:
             async with self._db.transaction() as tx:
-                # Under the write lock, so no later position can carry an earlier time,
-                # even if the wall clock steps back.
-                previous = await tx.fetchval(
-                    "SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1"
-                )
+                # Each time is at least the last recorded one (the subquery runs under the
+                # write lock), so no later position carries an earlier time even if the wall
+                # clock steps back; and the batch is one call: BEGIN, inserts, the last rowid.
                 now = utc_text(datetime.now(UTC))
-                recorded_at = max(now, previous) if previous else now
                 await tx.executemany(
                     _INSERT,
                     [
@@ -103,7 +101,7 @@ class SqliteEventStore(EventStore):
                             e.originator_version,
                             e.topic,
                             e.state,
-                            recorded_at,
+                            now,
                             meta.actor,
                             meta.request_id,
                             meta.reason,

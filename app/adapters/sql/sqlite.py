@@ -1,20 +1,29 @@
-"""SQLite through aiosqlite: one writer connection (``BEGIN IMMEDIATE``), one reader, WAL."""
+"""SQLite: one writer connection (``BEGIN IMMEDIATE``), one reader, WAL.
+
+Each connection lives on a thread of its own and every use of it is one call to that
+thread, so the number of calls is what a transaction costs. A write transaction therefore
+queues its writes and sends them with its next read or with the commit: a transaction that
+only writes (a projection applying events) is one call — BEGIN, the statements, COMMIT —
+and a statement that fails rolls the transaction back within the same call.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from app.adapters.sql.port import Database, DatabaseUnavailable, Row, Tx
 
+T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 BUSY_TIMEOUT_MS = 30_000
 
@@ -31,35 +40,129 @@ def sqlite_path(url: str) -> str:
     return rest[1:] if rest.startswith("/") else rest
 
 
-class SqliteTx(Tx):
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+class _Connection:
+    """A sqlite3 connection used only from its own thread. A call that is cancelled before
+    the thread starts it never runs (the executor drops it)."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{name}")
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self._conn = await self._run(_connect, self.path)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._conn is None:
+            raise DatabaseUnavailable(f"SQLite database {self.path} is not open")
+        return await self._run(fn, self._conn, *args)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await self._run(conn.close)
+        self._executor.shutdown(wait=False)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    sql: str
+    args: Any
+    many: bool = False
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Row]:
+    # One step: a cursor left open between calls would let another coroutine's query run
+    # inside its read transaction, on an old snapshot.
+    return [dict(row) for row in conn.execute(sql, args).fetchall()]
+
+
+def _send(
+    conn: sqlite3.Connection,
+    begin: bool,
+    statements: list[_Statement],
+    read: _Statement | None,
+    commit: bool,
+) -> list[Row]:
+    """One call on the writer's thread: maybe BEGIN, the queued statements, maybe a read,
+    maybe COMMIT; any failure rolls the transaction back before it is raised."""
+    try:
+        if begin:
+            conn.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            if statement.many:
+                conn.executemany(statement.sql, statement.args)
+            else:
+                conn.execute(statement.sql, statement.args)
+        rows = _fetch(conn, read.sql, read.args) if read is not None else []
+        if commit and conn.in_transaction:
+            conn.execute("COMMIT")
+        return rows
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+class _WriteTx(Tx):
+    """Writes wait for the next read or the commit; reads see the writes before them."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+        self._queued: list[_Statement] = []
+        self._begun = False
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        self._queued.append(_Statement(_sql(sql), args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._queued.append(_Statement(_sql(sql), [tuple(row) for row in rows], many=True))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._flush(read=_Statement(_sql(sql), args))
+
+    async def commit(self) -> None:
+        if self._queued or self._begun:
+            await self._flush(commit=True)
+
+    async def _flush(self, *, read: _Statement | None = None, commit: bool = False) -> list[Row]:
+        statements, self._queued = self._queued, []
+        begin, self._begun = not self._begun, True
+        return await self._conn.call(_send, begin, statements, read, commit)
+
+
+class _ReadTx(Tx):
+    def __init__(self, conn: _Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._conn.execute(_sql(sql), args)
+        await self._conn.call(_fetch, _sql(sql), args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(_sql(sql), rows)
+        raise TypeError("the SQLite reader does not write")
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        # One step on the connection's thread: a cursor left open between steps would let
-        # another coroutine's query run inside its read transaction, on an old snapshot.
-        rows = await self._conn.execute_fetchall(_sql(sql), args)
-        return [dict(row) for row in rows]
-
-
-async def _begin(conn: aiosqlite.Connection) -> None:
-    """BEGIN IMMEDIATE, safe against cancellation: the statement runs on the connection's
-    thread even when its awaiter is cancelled, and a transaction left open there would
-    break every later one ("cannot start a transaction within a transaction")."""
-    begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
-    try:
-        await asyncio.shield(begin)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await begin
-            await conn.execute("ROLLBACK")
-        raise
+        return await self._conn.call(_fetch, _sql(sql), args)
 
 
 class SqliteDatabase(Database):
@@ -68,24 +171,17 @@ class SqliteDatabase(Database):
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
         self._write_lock = asyncio.Lock()
-
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        return conn
 
     async def open(self) -> None:
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._writer = await self._connect()
-            self._reader = await self._connect()
+            self._writer = _Connection(self.path, "writer")
+            await self._writer.open()
+            self._reader = _Connection(self.path, "reader")
+            await self._reader.open()
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             raise DatabaseUnavailable(f"cannot open SQLite database {self.url}: {exc}") from exc
@@ -102,17 +198,19 @@ class SqliteDatabase(Database):
             raise DatabaseUnavailable(f"database {self.url} is not open")
         async with self._write_lock:
             conn = self._writer
-            await _begin(conn)
+            tx = _WriteTx(conn)
             try:
-                yield SqliteTx(conn)
+                yield tx
+                await tx.commit()
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # A call cancelled while it ran may have left the transaction open; this
+                # call queues behind it on the same thread. Shielded: a second cancel must
+                # not skip it, or every later transaction would fail.
+                await asyncio.shield(conn.call(_rollback))
                 raise
-            else:
-                await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Tx]:
         if self._reader is None:
             raise DatabaseUnavailable(f"database {self.url} is not open")
-        yield SqliteTx(self._reader)
+        yield _ReadTx(self._reader)
