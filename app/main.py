@@ -19,6 +19,7 @@ from app.graphql.schema import build_schema
 from app.graphql.view import AuthGate, ModelrepoGraphQL
 from app.http.console import console_app
 from app.http.downloads import routes as download_routes
+from app.http.links import SignedLinks
 from app.monitoring.http import metrics
 from app.services.projector import stop
 from app.serving.http import routes as serving_routes
@@ -109,8 +110,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         position = holder["container"].projector.position if holder else 0
         return JSONResponse({"status": "ok", "projected_position": position})
 
+    downloads = Router(routes=download_routes)
     files = AuthGate(
-        Router(routes=download_routes),
+        downloads,
         get_container,
         max_body=settings.max_request_bytes,
         max_upload=settings.max_request_bytes,
@@ -122,7 +124,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             WebSocketRoute("/graphql", gate),
             Route("/healthz", health),
             Route("/metrics", metrics, methods=["GET"]),
-            Mount("/v1/versions", files),
+            # Signed download links (app.http.links) need no token; the rest pass the gate.
+            Mount("/v1/versions", SignedLinks(files, downloads)),
             *serving_routes,
         ],
         lifespan=lifespan,

@@ -23,6 +23,7 @@ from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.models.links import DownloadLinkMutations
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
 from app.graphql.monitoring.queries import MonitoringQueries
@@ -52,6 +53,7 @@ Mutation = merge_types(
     "Mutation",
     (
         ModelMutations,
+        DownloadLinkMutations,
         TokenMutations,
         TrainingMutations,
         ServiceMutations,

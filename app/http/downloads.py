@@ -1,7 +1,8 @@
 """Downloads of a version's files: the package as one streamed zip, or single files.
 
-Both need a token (any role). Nothing is buffered whole: the zip is written (stored, not
-compressed — model weights do not compress) while the files stream from storage.
+Both need a token (any role) or a signed link (app.http.links). Nothing is buffered whole:
+the zip is written (stored, not compressed — model weights do not compress) while the files
+stream from storage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from app.adapters.object_store.port import ObjectStore
 from app.bootstrap import Container
 from app.graphql.view import PRINCIPAL
+from app.http.links import PACKAGE, link_key, link_problem
 from app.services.ids import parse_id
 from domain.errors import ValidationError
 from projections.versions import FileRow, get_versions
@@ -38,12 +40,20 @@ def _problem(status: int, message: str) -> JSONResponse:
 
 async def _resolve(request: Request) -> tuple[str, str, int, list[FileRow]] | Response:
     """(version id, storage prefix, revision, files) of the asked file set, or an error."""
-    if request.scope.get(PRINCIPAL) is None:
+    signed = request.scope.get(PRINCIPAL) is None and "signature" in request.query_params
+    if request.scope.get(PRINCIPAL) is None and not signed:
         return _problem(401, "authentication required: send Authorization: Bearer <token>")
     try:
         version_id = str(parse_id(request.path_params["version_id"], "versionId"))
     except ValidationError as exc:
         return _problem(400, str(exc))
+    if signed:
+        path = request.path_params.get("path")
+        target = PACKAGE if path is None else f"files/{path}"
+        key = link_key(_container(request).settings)
+        problem = link_problem(key, version_id, target, request.query_params)
+        if problem is not None:
+            return _problem(403, problem)
     db = _container(request).db
     version = (await get_versions(db, [version_id])).get(version_id)
     if version is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -112,6 +113,20 @@ def test_import_a_model_by_upload(console: Console, browser: WebDriver, artifact
     wait_for(browser, "table.compact code", "linear-v2.onnx")
     shot(browser, artifacts, "04-model-detail")
 
+    # a download goes to disk through a signed link (no token, nothing in page memory)
+    downloads = console.files / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    browser.find_element(By.CSS_SELECTOR, "[aria-label='Download linear-v2.onnx']").click()
+    saved = downloads / "linear-v2.onnx"
+    until(
+        browser,
+        lambda _: saved.is_file() and saved.read_bytes() == V2,
+        "the file is downloaded",
+    )
+
 
 def test_publish_it(console: Console, browser: WebDriver, artifacts: Path) -> None:
     browser.get(console.url + "/services")
@@ -200,6 +215,10 @@ def button_enabled(browser: WebDriver, text: str) -> bool:
 
 def test_a_test_prediction(console: Console, browser: WebDriver, artifacts: Path) -> None:
     browser.get(console.url + console.state["service_path"] + "?tab=test")
+    # a tabular model (x: [-1, 4]): JSON only, no image upload offered
+    wait_for(browser, "ul[aria-label='Model inputs']", "x FP32 [-1, 4]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "input[name=test-mode]")
+    assert "Image upload" not in browser.find_element(By.ID, "panel-test").text
     payload = field(browser, "Payload (v1: instances or inputs)")
     payload.send_keys(Keys.CONTROL, "a")
     payload.send_keys('{"instances": [[1, 1, 1, 1]]}')
@@ -270,11 +289,70 @@ def test_a_batch_job_completes_through_the_live_status(
 
     wait_for(browser, "table.list a", "nightly-scores").click()
     wait_for(browser, "h1", "nightly-scores")
+    console.state["job_path"] = _path(browser)
     wait_for(browser, "[data-testid=run-status]", "COMPLETED")
     click(browser, "Run details")
     result = wait_for(browser, "[data-testid=run-result]")
     assert f'"rows": {ROWS}' in result.text
     shot(browser, artifacts, "12-job-run-details")
+
+
+CREATE_JOB = """mutation($input: BatchJobInput!) { createBatchJob(input: $input) {
+  __typename ... on Error { message } } }"""
+VERSIONS = """query { model(name: "linear") { versions { nodes { id name } } } }"""
+# Counts the websockets a page opens (installed before any script of the page runs).
+COUNT_SOCKETS = """
+window.__sockets = 0;
+const Native = window.WebSocket;
+window.WebSocket = class extends Native {
+  constructor(...args) { super(...args); window.__sockets += 1; }
+};
+"""
+MAX_LIVE = 8  # web/src/pages/jobs.jsx
+
+
+def test_the_jobs_list_follows_on_one_connection_and_caps_live_rows(
+    console: Console, browser: Chrome, artifacts: Path
+) -> None:
+    model = _api(console, VERSIONS)["model"]
+    assert isinstance(model, dict)
+    v1 = next(v["id"] for v in model["versions"]["nodes"] if v["name"] == "V1")
+    for i in range(MAX_LIVE + 1):  # weekly jobs that start in 2099: no runs, all followable
+        job = {
+            "name": f"weekly-{i}",
+            "versionId": v1,
+            "inputUri": f"s3://{console.bucket}/in/data.csv",
+            "inputFormat": "CSV",
+            "outputUri": f"s3://{console.bucket}/weekly-{i}",
+            "outputFormat": "JSONL",
+            "schedule": {
+                "kind": "PERIODIC",
+                "expression": "0 3 * * 0",
+                "start": "2099-01-01T00:00:00Z",
+            },
+        }
+        created = _api(console, CREATE_JOB, input=job)["createBatchJob"]
+        assert created == {"__typename": "BatchJobPayload"}, created
+    script = browser.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_SOCKETS}
+    )
+    try:
+        browser.get(console.url + "/jobs")
+        wait_for(browser, "p.muted", f"{MAX_LIVE} of {MAX_LIVE + 2} rows follow their status live")
+        live = browser.find_elements(By.CSS_SELECTOR, "tr[data-live=yes]")
+        assert len(live) == MAX_LIVE
+        # the finished one-off job is left to the periodic re-read first
+        stale = browser.find_elements(By.CSS_SELECTOR, "tr[data-live=no]")
+        names = sorted(row.text.split()[0] for row in stale)
+        assert len(names) == 2 and names[0] == "nightly-scores", names
+        wait_for(browser, "[data-testid=job-status-nightly-scores]", "COMPLETED")
+        until(browser, lambda d: d.execute_script("return window.__sockets") >= 1, "a socket")
+        assert browser.execute_script("return window.__sockets") == 1  # all on one websocket
+        shot(browser, artifacts, "12b-jobs-capped")
+    finally:
+        browser.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]}
+        )
 
 
 def test_monitoring_charts(console: Console, browser: WebDriver, artifacts: Path) -> None:
@@ -332,3 +410,28 @@ def test_history_and_as_of(console: Console, browser: WebDriver, artifacts: Path
     shot(browser, artifacts, "17-service-history")
     text = wait_for(browser, "table.history").text
     assert "Published" in text, text
+
+    # the service as of its publishing: one version with all traffic, one revision
+    button(browser, "View as of this").click()
+    asof = wait_for(browser, "article.asof", "linear-api")
+    deployed = wait_for(browser, "table[aria-label='Deployments as of then']", "linear V1")
+    assert "100%" in deployed.text and "V2" not in deployed.text
+    revisions = wait_for(browser, "ol[aria-label='Revisions as of then']", "publish by ada")
+    assert "upgrade" not in revisions.text
+    assert "Revision 1" in asof.text and "DEPLOYING" in asof.text
+    shot(browser, artifacts, "18-service-as-of")
+    # and now (the picker starts at the present): 50/50 after the upgrade and the traffic change
+    browser.get(console.url + console.state["service_path"] + "?tab=asof")
+    click(browser, "Show")
+    wait_for(browser, "article.asof", "Revision 3")
+    deployed = wait_for(browser, "table[aria-label='Deployments as of then']", "linear V2")
+    assert deployed.text.count("50%") == 2, deployed.text
+
+    # the job as of its creation: no runs yet
+    browser.get(console.url + console.state["job_path"] + "?tab=history")
+    wait_for(browser, "table.history td", "Created")
+    button(browser, "View as of this").click()
+    job = wait_for(browser, "article.asof", "nightly-scores")
+    assert "ACTIVE" in job.text and "standard_scale → clip" in job.text
+    wait_for(browser, "article.asof p", "No runs yet then")
+    shot(browser, artifacts, "19-job-as-of")

@@ -141,25 +141,27 @@ export function follow(query, variables, field, onUpdate, onState = () => {}) {
   };
 }
 
-// Downloads need the Authorization header, so they go through fetch and a blob URL; a
-// presigned S3 URL (another origin) is opened directly.
-export async function download(url, filename) {
-  const target = new URL(url, location.href);
-  if (target.origin !== location.origin) {
-    window.open(target.href, '_blank', 'noopener');
+const LINK = `mutation($id: ID!, $path: String) {
+  versionDownloadLink(versionId: $id, path: $path) {
+    __typename ... on DownloadLink { url } ... on Error { message }
+  }
+}`;
+
+// Downloads go to disk, not into page memory: the server mints a short-lived signed link
+// (no token needed) and the browser follows it. A presigned S3 URL (another origin) is
+// opened directly. `path`: one file of the active file set; none: the package as a zip.
+export async function download(versionId, path = null, url = null) {
+  if (url && new URL(url, location.href).origin !== location.origin) {
+    window.open(url, '_blank', 'noopener');
     return;
   }
-  const response = await fetch(target.href, { headers: authHeader() });
-  if (!response.ok) {
-    const text = await response.text();
-    throw new ApiError(`Download failed (HTTP ${response.status}): ${text.slice(0, 200)}`);
-  }
-  const blob = await response.blob();
+  const data = await gql(LINK, { id: versionId, path });
+  const result = data.versionDownloadLink;
+  if (result.__typename !== 'DownloadLink') throw new ApiError(result.message);
   const link = document.createElement('a');
-  link.href = URL.createObjectURL(blob);
-  link.download = filename;
+  link.href = result.url;
+  link.download = '';
   document.body.append(link);
   link.click();
   link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }

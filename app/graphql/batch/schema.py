@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from app.graphql.asof import check_as_of
 from app.graphql.context import Info
 from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError, to_error
 from app.graphql.monitoring.queries import run_metrics
@@ -56,11 +57,17 @@ class BatchRun:
     result: JSON
     reason: str
     updated_at: datetime
+    as_of: datetime | None = strawberry.field(
+        default=None, description="Set when this is the state at a past moment (asOf queries)."
+    )
 
     @strawberry.field(
-        description="Rows, duration and rows/s of its last finished attempt (null before)."
+        description="Rows, duration and rows/s of its last finished attempt (null before,"
+        " and in asOf views)."
     )
     async def metrics(self, info: Info) -> BatchRunMetrics | None:
+        if self.as_of is not None:
+            return None
         return await run_metrics(info, str(self.id))
 
     @classmethod
@@ -94,10 +101,17 @@ class BatchJob:
     )
     created_at: datetime
     created_by: str
+    as_of: datetime | None = strawberry.field(
+        default=None, description="Set when this is the state at a past moment (asOf queries)."
+    )
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(description="Newest first (in asOf views: the runs as they were then).")
     async def runs(self, info: Info, last: int = 20) -> list[BatchRun]:
         check_first(last)
+        if self.as_of is not None:
+            from app.graphql.batch.past import runs_as_of
+
+            return await runs_as_of(info, str(self.id), self.as_of, last)
         rows = await runs_of(info.context.container.db, str(self.id), limit=last)
         return [BatchRun.from_row(r) for r in rows]
 
@@ -233,8 +247,18 @@ class BatchQueries:
         )
         return connection([(encode_cursor(r.id), BatchJob.from_row(r)) for r in rows], has_next)
 
-    @strawberry.field(permission_classes=[IsViewer])
-    async def batch_job(self, info: Info, id: strawberry.ID) -> BatchJob | None:
+    @strawberry.field(
+        permission_classes=[IsViewer],
+        description="One job. With asOf, its state at that moment, rebuilt from the event log"
+        " (null if it did not exist yet; status DELETED if it had been deleted).",
+    )
+    async def batch_job(
+        self, info: Info, id: strawberry.ID, as_of: datetime | None = None
+    ) -> BatchJob | None:
+        if as_of is not None:
+            from app.graphql.batch.past import job_as_of
+
+            return await job_as_of(info, query_id(id), check_as_of(as_of))
         row = await get_job(info.context.container.db, query_id(id))
         return None if row is None else BatchJob.from_row(row)
 

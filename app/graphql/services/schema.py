@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, cast
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from app.graphql.asof import check_as_of
 from app.graphql.context import Info
 from app.graphql.errors import (
     AlreadyDeleted,
@@ -28,6 +30,7 @@ from app.graphql.pagination import (
     query_id,
 )
 from app.graphql.permissions import IsEditor, IsViewer
+from app.graphql.services.past import service_as_of, service_id_by_name_as_of
 from app.graphql.services.types import Service
 from app.services.deployments import VersionChoice
 from app.services.ids import parse_id
@@ -140,12 +143,28 @@ class ServiceQueries:
         )
         return connection([(encode_cursor(r.name), Service.from_row(r)) for r in rows], has_next)
 
-    @strawberry.field(permission_classes=[IsViewer])
+    @strawberry.field(
+        permission_classes=[IsViewer],
+        description="One service by id or name. With asOf, its state at that moment, rebuilt"
+        " from the event log (null if it did not exist yet).",
+    )
     async def service(
-        self, info: Info, id: strawberry.ID | None = None, name: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        name: str | None = None,
+        as_of: datetime | None = None,
     ) -> Service | None:
         if (id is None) == (name is None):
             raise GraphQLError("give exactly one of id and name")
+        if as_of is not None:
+            check_as_of(as_of)
+            service_id = (
+                query_id(id)
+                if id is not None
+                else await service_id_by_name_as_of(info, (name or "").strip(), as_of)
+            )
+            return None if service_id is None else await service_as_of(info, service_id, as_of)
         db = info.context.container.db
         row = (
             await get_service(db, id=query_id(id))

@@ -10,6 +10,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.models.files import base_url
 from app.graphql.permissions import IsEditor
+from app.graphql.services.signature import TensorSignature, loaded_inputs
 from domain.service import ServiceStatus as DomainStatus
 from projections.services import (
     DeploymentRow,
@@ -41,14 +42,30 @@ class Deployment:
     runtime: str | None = strawberry.field(description="Overrides the version's runtime.")
     file_revision: int | None
     traffic_percent: int
+    _as_of: strawberry.Private[datetime | None] = None
 
-    @strawberry.field
+    @strawberry.field(description="The version (as it was then, in asOf views).")
     async def version(self, info: Info) -> ModelVersionRef | None:
         from app.graphql.models.types import ModelVersionType
 
+        if self._as_of is not None:
+            past = await info.context.container.models.version_as_of(self.version_id, self._as_of)
+            return None if past is None else ModelVersionType.from_aggregate(past, self._as_of)
         rows = await get_versions(info.context.container.db, [str(self.version_id)])
         row = rows.get(str(self.version_id))
         return None if row is None else ModelVersionType.from_row(row)
+
+    @strawberry.field(
+        description="The version's inputs as its runtime declared them on loading; null when"
+        " this server process has not loaded it (stopped, deploying, failed, or served by"
+        " another process) and in asOf views. Models are never loaded just to answer this."
+    )
+    async def inputs(self, info: Info) -> list[TensorSignature] | None:
+        if self._as_of is not None:
+            return None
+        return await loaded_inputs(
+            info.context.container.serving, str(self.version_id), self.file_revision
+        )
 
     @classmethod
     def from_row(cls, row: DeploymentRow) -> Deployment:
@@ -100,6 +117,12 @@ class Service:
     created_at: datetime
     created_by: str
     updated_at: datetime
+    deleted: bool = strawberry.field(default=False, description="Only ever true in asOf views.")
+    as_of: datetime | None = strawberry.field(
+        default=None, description="Set when this is the state at a past moment (asOf queries)."
+    )
+    _deployments: strawberry.Private[list[Deployment] | None] = None  # asOf: from the log
+    _revisions: strawberry.Private[list[Revision] | None] = None
 
     @strawberry.field(description="POST predictions here (v1); /v2/models/<name>/infer too.")
     def endpoint(self, info: Info) -> str:
@@ -107,19 +130,26 @@ class Service:
 
     @strawberry.field
     async def deployments(self, info: Info) -> list[Deployment]:
+        if self._deployments is not None:
+            return self._deployments
         rows = await deployments(info.context.container.db, str(self.id))
         return [Deployment.from_row(r) for r in rows]
 
     @strawberry.field(description="Every spec change, oldest first.")
     async def revisions(self, info: Info) -> list[Revision]:
+        if self._revisions is not None:
+            return self._revisions
         rows = await revisions(info.context.container.db, str(self.id))
         return [Revision.from_row(r) for r in rows]
 
     @strawberry.field(
         permission_classes=[IsEditor],
-        description="The access key for the predict routes (editors and admins only).",
+        description="The access key for the predict routes (editors and admins only; null"
+        " in asOf views).",
     )
     async def access_key(self, info: Info) -> str | None:
+        if self.as_of is not None:
+            return None
         row_hash = await info.context.container.db.fetchval(
             "SELECT key_hash FROM rm_services WHERE id = $1", str(self.id)
         )

@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { Badge, Empty, ErrorText, Loading, useAsync, when } from '../ui.jsx';
+import { AsOfPicker } from './asof.jsx';
 
 const HISTORY = `query($id: ID!, $after: String) {
   history(aggregateId: $id, first: 100, after: $after) {
@@ -91,41 +92,11 @@ const MODEL_AS_OF = `query($id: ID!, $asOf: DateTime!) {
   }
 }`;
 
-// datetime-local works in local time without a zone; the API wants an offset.
-function toLocalInput(iso) {
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
 export function AsOfView({ modelId, at, onChange }) {
-  const [text, setText] = useState(toLocalInput(at || new Date().toISOString()));
-  const { data, error, loading } = useAsync(
-    () => (at ? gql(MODEL_AS_OF, { id: modelId, asOf: at }) : Promise.resolve(null)),
-    [modelId, at],
-  );
-  const submit = (e) => {
-    e.preventDefault();
-    const d = new Date(text);
-    if (Number.isNaN(d.getTime())) return;
-    // Round up to the end of the chosen second so events within it are included.
-    onChange(new Date(d.getTime() + 999).toISOString());
-  };
-  const model = data?.model;
   return (
-    <div>
-      <form class="filters" onSubmit={submit}>
-        <div class="field">
-          <label for="as-of">Show the model as it was at</label>
-          <input id="as-of" type="datetime-local" step="1" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </div>
-        <button type="submit">Show</button>
-      </form>
-      <ErrorText error={error} />
-      {loading && at && <Loading what="Rebuilding from the event log" />}
-      {at && !loading && !model && !error && <Empty>The model did not exist yet at {when(at)}.</Empty>}
-      {model && (
-        <article class="card asof" aria-live="polite">
+    <AsOfPicker what="model" id={modelId} at={at} onChange={onChange} query={MODEL_AS_OF} field="model">
+      {(model) => (
+        <>
           <h3>
             {model.name} <span class="muted">as of {when(model.asOf)}</span>
             {model.deleted && <Badge value="deleted" />}
@@ -169,8 +140,8 @@ export function AsOfView({ modelId, at, onChange }) {
               ))}
             </tbody>
           </table>
-        </article>
+        </>
       )}
-    </div>
+    </AsOfPicker>
   );
 }

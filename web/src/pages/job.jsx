@@ -3,6 +3,7 @@ import { useRef, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { Link, navigate, setQuery, useLocation } from '../router.jsx';
 import { Badge, ErrorText, Loading, TabPanel, Tabs, announce, useAsync, when } from '../ui.jsx';
+import { JobAsOf } from './asof.jsx';
 import { HistoryTab } from './history.jsx';
 import { progressText } from './jobs.jsx';
 import { useJobUpdates } from './live.js';
@@ -71,6 +72,7 @@ function RunsTable({ runs, live }) {
 export function JobPage({ id, me }) {
   const { query } = useLocation();
   const tab = query.get('tab') || 'runs';
+  const asOf = query.get('asOf');
   const editor = me.role !== 'VIEWER';
   const { data, error, loading, reload } = useAsync(() => gql(JOB, { id }), [id]);
   const [live, setLive] = useState({});
@@ -142,11 +144,19 @@ export function JobPage({ id, me }) {
         <dd>{job.steps.length ? <ol class="inline-list">{job.steps.map((s, i) => <li key={i}><code>{JSON.stringify(s)}</code></li>)}</ol> : 'none'}</dd>
         <dt>Created</dt><dd>{when(job.createdAt)} by {job.createdBy}</dd>
       </dl>
-      <Tabs label="Job sections" tabs={[['runs', 'Runs'], ['history', 'History']]} current={tab} onSelect={(t) => setQuery({ tab: t === 'runs' ? null : t })} />
+      <Tabs label="Job sections" tabs={[['runs', 'Runs'], ['history', 'History'], ['asof', 'As of']]} current={tab} onSelect={(t) => setQuery({ tab: t === 'runs' ? null : t, asOf: null })} />
       {tab === 'runs' && <TabPanel name="runs"><RunsTable runs={job.runs} live={live} /></TabPanel>}
       {tab === 'history' && (
         <TabPanel name="history">
-          <HistoryTab targets={[{ id: job.id, label: `job ${job.name}` }, ...job.runs.map((r) => ({ id: r.id, label: `run of ${when(r.scheduledAt)}` }))]} />
+          <HistoryTab
+            targets={[{ id: job.id, label: `job ${job.name}` }, ...job.runs.map((r) => ({ id: r.id, label: `run of ${when(r.scheduledAt)}` }))]}
+            onAsOf={(at) => setQuery({ tab: 'asof', asOf: at })}
+          />
+        </TabPanel>
+      )}
+      {tab === 'asof' && (
+        <TabPanel name="asof">
+          <JobAsOf key={asOf || 'now'} jobId={job.id} at={asOf} onChange={(at) => setQuery({ asOf: at })} />
         </TabPanel>
       )}
     </section>

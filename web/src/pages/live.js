@@ -6,12 +6,16 @@ export const UPDATES = `subscription($job: ID!, $after: String) {
   batchJobUpdates(jobId: $job, after: $after) { cursor jobId runId event status data }
 }`;
 
-// Calls onUpdate for every update of the job; returns the connection state.
-export function useJobUpdates(jobId, onUpdate) {
-  const [state, setState] = useState('connecting');
-  useEffect(
-    () => follow(UPDATES, { job: jobId }, 'batchJobUpdates', onUpdate, (s) => setState(s)),
-    [jobId],
-  );
+// Calls onUpdate for every update of the job (while `enabled`); returns the connection
+// state. Every subscription of the page shares one websocket (graphql-ws multiplexes them).
+export function useJobUpdates(jobId, onUpdate, enabled = true) {
+  const [state, setState] = useState(enabled ? 'connecting' : 'off');
+  useEffect(() => {
+    if (!enabled) {
+      setState('off');
+      return undefined;
+    }
+    return follow(UPDATES, { job: jobId }, 'batchJobUpdates', onUpdate, (s) => setState(s));
+  }, [jobId, enabled]);
   return state;
 }

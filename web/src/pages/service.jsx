@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { Link, setQuery, useLocation } from '../router.jsx';
 import { Badge, Copy, ErrorText, Loading, TabPanel, Tabs, announce, useAsync, when } from '../ui.jsx';
+import { ServiceAsOf } from './asof.jsx';
 import { HistoryTab } from './history.jsx';
 import { Monitoring } from './monitoring.jsx';
 import { Revisions } from './revisions.jsx';
@@ -16,6 +17,7 @@ const SERVICE = `query($id: ID!) {
     deployments {
       versionId modelId versionNumber instances cpu memoryMb gpus runtime trafficPercent
       version { name format runtime model { id name } }
+      inputs { name datatype shape image }
     }
     revisions { revision kind restoredRevision createdAt createdBy deployments { versionNumber trafficPercent instances } }
   }
@@ -79,6 +81,7 @@ function AccessKey({ service, editor }) {
 export function ServicePage({ id, me }) {
   const { query } = useLocation();
   const tab = query.get('tab') || 'overview';
+  const asOf = query.get('asOf');
   const editor = me.role !== 'VIEWER';
   const { data, error, loading, reload } = useAsync(() => gql(SERVICE, { id }), [id]);
   const [failed, setFailed] = useState(null);
@@ -134,9 +137,9 @@ export function ServicePage({ id, me }) {
       </dl>
       <Tabs
         label="Service sections"
-        tabs={[['overview', 'Endpoint and key'], ['traffic', 'Traffic'], ['revisions', 'Upgrade and rollback'], ['test', 'Test'], ['monitoring', 'Monitoring'], ['history', 'History']]}
+        tabs={[['overview', 'Endpoint and key'], ['traffic', 'Traffic'], ['revisions', 'Upgrade and rollback'], ['test', 'Test'], ['monitoring', 'Monitoring'], ['history', 'History'], ['asof', 'As of']]}
         current={tab}
-        onSelect={(t) => setQuery({ tab: t === 'overview' ? null : t })}
+        onSelect={(t) => setQuery({ tab: t === 'overview' ? null : t, asOf: null })}
       />
       {tab === 'overview' && <TabPanel name="overview"><AccessKey service={service} editor={editor} /></TabPanel>}
       {tab === 'traffic' && <TabPanel name="traffic"><Traffic service={service} editor={editor} onSaved={reload} /></TabPanel>}
@@ -147,7 +150,16 @@ export function ServicePage({ id, me }) {
           <Monitoring service={service} />
         </TabPanel>
       )}
-      {tab === 'history' && <TabPanel name="history"><HistoryTab targets={[{ id: service.id, label: `service ${service.name}` }]} /></TabPanel>}
+      {tab === 'history' && (
+        <TabPanel name="history">
+          <HistoryTab targets={[{ id: service.id, label: `service ${service.name}` }]} onAsOf={(at) => setQuery({ tab: 'asof', asOf: at })} />
+        </TabPanel>
+      )}
+      {tab === 'asof' && (
+        <TabPanel name="asof">
+          <ServiceAsOf key={asOf || 'now'} serviceId={service.id} at={asOf} onChange={(at) => setQuery({ asOf: at })} />
+        </TabPanel>
+      )}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 // Runs a sample through the service's own predict path: a JSON body, or an image for
-// models with an image input (sent base64, as {"b64": ...}).
+// models with an image input (sent base64, as {"b64": ...}). Whether a model takes images
+// comes from its deployments' inputs (known once this server has loaded them).
 import { useState } from 'preact/hooks';
 import { gql } from '../api.js';
 import { ErrorText, Field } from '../ui.jsx';
@@ -19,7 +20,25 @@ function readBase64(file) {
   });
 }
 
+function Signature({ deployments }) {
+  const known = deployments.filter((d) => d.inputs);
+  if (!known.length) {
+    return <p class="muted small-text">The model inputs are not known yet (shown once the service has loaded its versions).</p>;
+  }
+  return (
+    <ul class="signature" aria-label="Model inputs">
+      {known.map((d) => (
+        <li key={d.versionId}>
+          V{d.versionNumber}:{' '}
+          {d.inputs.map((i) => `${i.name} ${i.datatype} [${i.shape.join(', ')}]${i.image ? ' (image)' : ''}`).join('; ')}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function TestPanel({ service }) {
+  const takesImages = service.deployments.some((d) => (d.inputs || []).some((i) => i.image));
   const [mode, setMode] = useState('json');
   const [text, setText] = useState('{"instances": [[1.0, 2.0, 3.0, 4.0]]}');
   const [image, setImage] = useState(null);
@@ -32,7 +51,7 @@ export function TestPanel({ service }) {
     setResult(null);
     let payload;
     try {
-      if (mode === 'json') {
+      if (mode === 'json' || !takesImages) {
         try {
           payload = JSON.parse(text);
         } catch (err) {
@@ -57,11 +76,14 @@ export function TestPanel({ service }) {
     <form onSubmit={run} class="stack">
       <fieldset>
         <legend>Sample</legend>
-        <div class="radios">
-          <label><input type="radio" name="test-mode" checked={mode === 'json'} onChange={() => setMode('json')} /> JSON payload</label>
-          <label><input type="radio" name="test-mode" checked={mode === 'image'} onChange={() => setMode('image')} /> Image upload (image models)</label>
-        </div>
-        {mode === 'json' ? (
+        <Signature deployments={service.deployments} />
+        {takesImages && (
+          <div class="radios">
+            <label><input type="radio" name="test-mode" checked={mode === 'json'} onChange={() => setMode('json')} /> JSON payload</label>
+            <label><input type="radio" name="test-mode" checked={mode === 'image'} onChange={() => setMode('image')} /> Image upload</label>
+          </div>
+        )}
+        {mode === 'json' || !takesImages ? (
           <Field label="Payload (v1: instances or inputs)">
             {(id) => <textarea id={id} rows="6" class="code" value={text} onInput={(e) => setText(e.currentTarget.value)} />}
           </Field>

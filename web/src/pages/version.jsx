@@ -22,7 +22,7 @@ const DELETE_VERSION = `mutation($id: ID!, $force: Boolean!) {
 function Files({ version }) {
   const { data, error, loading } = useAsync(() => gql(FILES, { id: version.id }), [version.id]);
   const [failed, setFailed] = useState(null);
-  const get = (url, name) => download(url, name).catch(setFailed);
+  const get = (path, url) => download(version.id, path, url).catch(setFailed);
   if (loading) return <Loading what="Loading files" />;
   const files = data?.modelVersion?.files || [];
   const from = data?.modelVersion?.optimizedFrom;
@@ -55,7 +55,7 @@ function Files({ version }) {
                 <td>{bytes(f.size)}</td>
                 <td><code class="hash" title={f.sha256}>{f.sha256.slice(0, 16)}…</code></td>
                 <td>
-                  <button type="button" class="small" onClick={() => get(f.downloadUrl, f.path.split('/').pop())} aria-label={`Download ${f.path}`}>
+                  <button type="button" class="small" onClick={() => get(f.path, f.downloadUrl)} aria-label={`Download ${f.path}`}>
                     Download
                   </button>
                 </td>
@@ -155,7 +155,7 @@ export function VersionRow({ model, version: v, editor, onChanged }) {
             <ErrorText error={failed} />
             <div class="actions">
               {v.downloadUrl && (
-                <button type="button" onClick={() => download(v.downloadUrl, `${model.name}-${v.name}.zip`).catch(setFailed)}>
+                <button type="button" onClick={() => download(v.id).catch(setFailed)}>
                   Download {v.name}
                 </button>
               )}
