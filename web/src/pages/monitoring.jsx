@@ -44,15 +44,24 @@ function Chart({ title, series, annotations, from, to, unit }) {
             <title>{`${a.kind}: ${a.summary}`}</title>
           </g>
         ))}
-        {series.map((s, i) => (
-          <polyline
-            key={s.label}
-            fill="none"
-            stroke={COLORS[i % COLORS.length]}
-            stroke-width="2"
-            points={s.points.filter((p) => p[1] !== null).map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}
-          />
-        ))}
+        {series.map((s, i) => {
+          const known = s.points.filter((p) => p[1] !== null);
+          const color = COLORS[i % COLORS.length];
+          return (
+            <g key={s.label}>
+              <polyline
+                fill="none"
+                stroke={color}
+                stroke-width="2"
+                points={known.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}
+              />
+              {/* dots, so a value between two empty steps still shows */}
+              {known.filter((p) => p[1] > 0).map((p) => (
+                <circle key={p[0]} cx={x(p[0]).toFixed(1)} cy={y(p[1]).toFixed(1)} r="2.5" fill={color} />
+              ))}
+            </g>
+          );
+        })}
       </svg>
       <div class="legend">
         {series.map((s, i) => <span key={s.label} style={{ '--c': COLORS[i % COLORS.length] }}>{s.label}</span>)}
