@@ -11,7 +11,7 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.batch.schema import BatchJob, BatchRun
+from app.graphql.batch.types import BatchJob, BatchRun
 from app.graphql.context import Info
 from app.services.replay import Past, replay
 from domain.batch import BatchJob as JobAggregate

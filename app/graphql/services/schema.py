@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, cast
+from typing import cast
 
 import strawberry
 from graphql import GraphQLError
@@ -14,11 +14,6 @@ from strawberry.scalars import JSON
 from app.graphql.asof import check_as_of
 from app.graphql.context import Info
 from app.graphql.errors import (
-    AlreadyDeleted,
-    InvalidState,
-    NameTaken,
-    NotFound,
-    ValidationError,
     to_error,
 )
 from app.graphql.pagination import (
@@ -31,8 +26,20 @@ from app.graphql.pagination import (
 )
 from app.graphql.permissions import IsEditor, IsViewer
 from app.graphql.services.past import service_as_of, service_id_by_name_as_of
+from app.graphql.services.payloads import (
+    DeletedService,
+    DeleteServiceResult,
+    DeployVersionInput,
+    KeyResult,
+    PublishResult,
+    ServicePayload,
+    ServiceResult,
+    ServiceWithKey,
+    TestServiceResult,
+    TestServiceSuccess,
+    TrafficInput,
+)
 from app.graphql.services.types import Service
-from app.services.deployments import VersionChoice
 from app.services.ids import parse_id
 from app.serving.predict import run_v1
 from domain.errors import DomainError
@@ -40,84 +47,6 @@ from domain.errors import NotFound as NotFoundError
 from domain.errors import ValidationError as DomainValidationError
 from domain.service import Service as ServiceAggregate
 from projections.services import get_service, list_services
-
-
-@strawberry.input
-class DeployVersionInput:
-    version_id: strawberry.ID
-    instances: int = 1
-    cpu: float = 1.0
-    memory_mb: int = 1024
-    gpus: int = 0
-    runtime: str | None = strawberry.field(
-        default=None, description="Override the version's runtime (e.g. custom)."
-    )
-    traffic_percent: int = 0
-
-    def to_choice(self) -> VersionChoice:
-        return VersionChoice(
-            version_id=str(self.version_id),
-            instances=self.instances,
-            cpu=self.cpu,
-            memory_mb=self.memory_mb,
-            gpus=self.gpus,
-            runtime=self.runtime,
-            weight=self.traffic_percent,
-        )
-
-
-@strawberry.input
-class TrafficInput:
-    version_id: strawberry.ID
-    percent: int
-
-
-@strawberry.type
-class ServicePayload:
-    service: Service
-
-
-@strawberry.type(description="The access key is shown here once; editors can reveal it later.")
-class ServiceWithKey:
-    service: Service
-    access_key: str
-
-
-ServiceResult = Annotated[
-    ServicePayload | NotFound | AlreadyDeleted | InvalidState | ValidationError,
-    strawberry.union("ServiceResult"),
-]
-PublishResult = Annotated[
-    ServiceWithKey | NameTaken | NotFound | AlreadyDeleted | InvalidState | ValidationError,
-    strawberry.union("PublishServiceResult"),
-]
-
-
-@strawberry.type
-class DeletedService:
-    id: strawberry.ID
-    name: str
-
-
-@strawberry.type(description="What the predict path answered for the sample payload.")
-class TestServiceSuccess:
-    response: JSON
-    status_code: int
-    latency_ms: float
-    version_number: int | None = strawberry.field(description="The version that answered.")
-
-
-DeleteServiceResult = Annotated[
-    DeletedService | NotFound | AlreadyDeleted | ValidationError,
-    strawberry.union("DeleteServiceResult"),
-]
-TestServiceResult = Annotated[
-    TestServiceSuccess | NotFound | ValidationError, strawberry.union("TestServiceResult")
-]
-KeyResult = Annotated[
-    ServiceWithKey | NotFound | AlreadyDeleted | ValidationError,
-    strawberry.union("RotateServiceKeyResult"),
-]
 
 
 async def _service(info: Info, service_id: str) -> Service:
