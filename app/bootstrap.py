@@ -18,6 +18,7 @@ from app.services.batch_jobs import BatchService
 from app.services.deployments import ServiceManager
 from app.services.imports import ImportService
 from app.services.keys import KeyVault, load_fernet
+from app.services.log_feed import LogFeed
 from app.services.models import ModelService
 from app.services.optimizations import OptimizationService
 from app.services.projector import Projector
@@ -75,10 +76,12 @@ class Container:
     batch_worker: BatchWorker
     optimizations: OptimizationService
     optimization_worker: OptimizationWorker
+    feed: LogFeed
     # None when MODELREPO_MONITORING is off.
     monitoring: Monitoring | None = None
 
     async def close(self) -> None:
+        await self.feed.close()
         await self.storage.close()
         await self.store.close()
         await self.db.close()
@@ -231,6 +234,7 @@ async def build(settings: Settings) -> Container:
         optimization_worker=OptimizationWorker(
             optimizations, db, settings.data_dir / "work", concurrency=settings.optimization_jobs
         ),
+        feed=LogFeed(store),
     )
     if settings.monitoring:
         container.monitoring = await _monitoring(settings, container)

@@ -4,6 +4,7 @@ its last cursor gets exactly what it has not seen: nothing missed, nothing twice
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 from uuid import UUID
@@ -17,9 +18,6 @@ from app.graphql.pagination import encode_cursor, int_cursor, query_id
 from app.graphql.permissions import IsViewer
 from projections.audit import split_topic
 from projections.batch import get_job, runs_of
-
-POLL_SECONDS = 0.2
-BATCH = 500
 
 
 @strawberry.type
@@ -59,10 +57,10 @@ class BatchSubscriptions:
             history = await container.store.read_aggregate(jid)
             position = history[0].position - 1 if history else 0
         watched = {jid} | {UUID(r.id) for r in await runs_of(container.db, str(jid), 100_000)}
-        while True:
-            events = await container.store.read_log(after=position, limit=BATCH)
-            for recorded in events:
-                position = recorded.position
+        # One reader of the log per process feeds every subscription (woken by appends:
+        # LISTEN/NOTIFY across PostgreSQL servers, an in-process broadcast on SQLite).
+        async with contextlib.aclosing(container.feed.follow(position)) as feed:
+            async for recorded in feed:
                 aggregate, event = split_topic(recorded.topic)
                 new_run = aggregate == "BatchRun" and event == "Created"
                 if recorded.originator_id not in watched and not new_run:
@@ -81,9 +79,6 @@ class BatchSubscriptions:
                     status=_STATUS.get(event) if is_run else None,
                     data=cast(JSON, _plain(payload)),
                 )
-            if len(events) < BATCH:
-                # Woken by appends (LISTEN/NOTIFY across PostgreSQL servers), else polls.
-                await container.store.wait_for_append(POLL_SECONDS * 5)
 
 
 def _plain(payload: dict[str, Any]) -> dict[str, Any]:
