@@ -17,6 +17,7 @@ from tests.e2e.queries import (
     model_input,
     version,
 )
+from tests.e2e.serving_helpers import V1, model_with_versions, publish
 
 VERSION_AS_OF = """
 query($id: ID!, $asOf: DateTime) {
@@ -70,6 +71,22 @@ async def test_history_never_shows_token_secrets_or_hashes(api: Api) -> None:
     assert events[0]["type"] == "Created"
     assert events[0]["payload"]["token_hash"] == "<redacted>"
     assert api.admin not in str(events)
+
+
+async def test_history_never_shows_service_key_hashes(api: Api) -> None:
+    _, versions = await model_with_versions(api, "linear", V1)
+    service_id, key = await publish(api, "keyed", [{"versionId": versions[0]}])
+    rotated = await api.gql(
+        "mutation($id: ID!) { rotateServiceKey(serviceId: $id) {"
+        " ... on ServiceWithKey { accessKey } } }",
+        {"id": service_id},
+    )
+    new_key = rotated["rotateServiceKey"]["accessKey"]
+    events = (await api.gql(HISTORY, {"id": service_id}))["history"]["nodes"]
+    hashed = [e for e in events if "key_hash" in e["payload"]]
+    assert [e["type"] for e in hashed] == ["Published", "KeyRotated"]
+    assert {e["payload"]["key_hash"] for e in hashed} == {"<redacted>"}
+    assert key not in str(events) and new_key not in str(events)
 
 
 async def test_history_bad_ids(api: Api) -> None:

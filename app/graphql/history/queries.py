@@ -24,7 +24,8 @@ from app.graphql.permissions import IsViewer
 from projections.audit import AuditRow, list_audit, split_topic
 
 _HIDDEN = {"timestamp", "originator_topic"}
-_REDACTED = {"token_hash"}
+# Hashes of API tokens and service access keys: not secrets, but nobody's business.
+_REDACTED = {"token_hash", "key_hash"}
 
 
 @strawberry.type
