@@ -21,6 +21,7 @@ from strawberry.tools import merge_types
 
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
+from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.links import DownloadLinkMutations
@@ -48,7 +49,7 @@ Query = merge_types(
         OptimizationQueries,
     ),
 )
-Subscription = merge_types("Subscription", (BatchSubscriptions,))
+Subscription = merge_types("Subscription", (BatchSubscriptions, FeedSubscriptions))
 Mutation = merge_types(
     "Mutation",
     (

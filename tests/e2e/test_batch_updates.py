@@ -241,3 +241,54 @@ async def test_updates_across_two_servers_on_postgres(
     events = [u["event"] for u in seen]
     assert events.count("Started") == 1 and events[-1] == "Completed"
     assert seen[-1]["data"]["result"]["rows"] == 50
+
+
+FEED = """
+subscription($after: String, $types: [String!]) {
+  events(after: $after, aggregateTypes: $types) { cursor event { aggregateType type actor } }
+}"""
+
+
+async def _feed(url: str, token: str, after: str | None, count: int) -> list[Any]:
+    received: list[Any] = []
+    async with websockets.connect(
+        url.replace("http", "ws") + "/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        additional_headers={"Authorization": f"Bearer {token}"},
+    ) as socket:
+        await socket.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        variables = {"after": after, "types": ["Model"]}
+        payload = {"query": FEED, "variables": variables}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        while len(received) < count:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+            assert message["type"] == "next", message
+            received.append(message["payload"]["data"]["events"])
+    return received
+
+
+async def test_the_general_event_feed_follows_and_resumes(server: tuple[str, str, str]) -> None:
+    url, token, _ = server
+    headers = {"Authorization": f"Bearer {token}"}
+    tag = 'mutation($id: ID!, $v: String!) { editModelTags(modelId: $id, tags: [{key: "k",'
+    tag += " value: $v}]) { __typename } }"
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        found = await client.post("/graphql", json={"query": '{ model(name: "lin") { id } }'})
+        model = found.json()["data"]["model"]["id"]
+        following = asyncio.create_task(_feed(url, token, None, 2))  # from now on
+        edits = 0
+        while not following.done():  # until the subscription has seen two (it may join late)
+            variables = {"id": model, "v": f"v{edits}"}
+            await client.post("/graphql", json={"query": tag, "variables": variables})
+            edits += 1
+            await asyncio.sleep(0.3)
+        live = following.result()
+        assert [e["event"]["type"] for e in live] == ["TagsEdited", "TagsEdited"]
+        assert {e["event"]["aggregateType"] for e in live} == {"Model"}
+        await client.post("/graphql", json={"query": tag, "variables": {"id": model, "v": "z"}})
+    # resuming after the first: the second, then the next one, nothing twice
+    resumed = await _feed(url, token, live[0]["cursor"], 2)
+    assert resumed[0] == live[1]
+    assert resumed[1]["event"]["type"] == "TagsEdited"
+    assert resumed[1]["cursor"] not in {live[0]["cursor"], live[1]["cursor"]}

@@ -58,7 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _from_recorded(event: RecordedEvent, payload: dict[str, Any]) -> HistoryEvent:
+def from_recorded(event: RecordedEvent, payload: dict[str, Any]) -> HistoryEvent:
     aggregate_type, event_type = split_topic(event.topic)
     shown = {
         k: ("<redacted>" if k in _REDACTED else _plain(v))
@@ -112,7 +112,7 @@ class HistoryQueries:
         items = [
             (
                 encode_cursor(e.originator_version),
-                _from_recorded(e, container.mapper.decode_state(e)),
+                from_recorded(e, container.mapper.decode_state(e)),
             )
             for e in page
         ]
