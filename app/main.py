@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, Router, WebSocketRoute
@@ -22,6 +23,7 @@ from app.http.downloads import routes as download_routes
 from app.http.links import SignedLinks
 from app.monitoring.http import metrics
 from app.services.projector import stop
+from app.serving.asgi_v1 import PredictV1Middleware
 from app.serving.http import routes as serving_routes
 from app.settings import Settings
 
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Mount("/v1/versions", SignedLinks(files, downloads)),
             *serving_routes,
         ],
+        # The v1 predict hot path, answered before Starlette's own per-request machinery.
+        middleware=[Middleware(PredictV1Middleware)],
         lifespan=lifespan,
     )
     # The console answers only what no route matches, so it never shadows one.

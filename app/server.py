@@ -15,6 +15,8 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from app.http_writes import protocol_class
+
 
 class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Starlette, grace_seconds: float) -> None:
@@ -44,5 +46,10 @@ class DrainingServer(uvicorn.Server):
 def run(app: Starlette, host: str, port: int, *, access_log: bool, grace_seconds: float) -> None:
     # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149),
     # while asyncio's own transports set TCP_NODELAY on every accepted connection.
-    config = uvicorn.Config(app, host=host, port=port, access_log=access_log)
+    # httptools with each response sent in one write (app.http_writes), on uvloop when
+    # installed (both come with uvicorn[standard]; "auto" picks them).
+    http = protocol_class() or "auto"
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=access_log, http=http, loop="auto"
+    )
     DrainingServer(config, app, grace_seconds).run()

@@ -198,6 +198,13 @@ def _split(outputs: Batch, counts: list[int]) -> list[Batch]:
         got = np.shape(array)[0] if np.ndim(array) else None
         if got != total:
             raise RuntimeFailure(f"the model returned {got} rows of '{name}' for {total} rows")
-    bounds = np.cumsum(counts)[:-1]
-    pieces = {name: np.split(np.asarray(array), bounds) for name, array in outputs.items()}
-    return [{name: pieces[name][index] for name in outputs} for index in range(len(counts))]
+    arrays = {name: np.asarray(array) for name, array in outputs.items()}
+    if len(counts) == 1:
+        return [arrays]
+    # Slices (views, as np.split gives) without np.split's per-call overhead.
+    parts, start = [], 0
+    for count in counts:
+        stop = start + count
+        parts.append({name: array[start:stop] for name, array in arrays.items()})
+        start = stop
+    return parts

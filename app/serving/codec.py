@@ -13,6 +13,7 @@ import re
 from typing import Any, NoReturn
 
 import numpy as np
+import orjson
 
 from app.serving._codec_tensors import ProtocolError
 from app.serving.codec_v1 import decode_v1, encode_v1
@@ -22,6 +23,7 @@ __all__ = [
     "ProtocolError",
     "decode_v1",
     "decode_v2",
+    "dump_json",
     "encode_v1",
     "encode_v2",
     "metadata_v2",
@@ -29,6 +31,7 @@ __all__ = [
     "requested_outputs",
 ]
 
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
 # A complete JSON string: brackets inside one do not nest anything.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
@@ -37,14 +40,33 @@ _OPENING = np.frombuffer(b"[{", dtype=np.uint8)
 
 def parse_json(body: bytes, *, max_depth: int = 64) -> Any:
     """The JSON value of a UTF-8 request body. Raises ProtocolError (400) for invalid JSON,
-    for NaN / Infinity literals, and for nesting deeper than ``max_depth``."""
+    for NaN / Infinity literals, and for nesting deeper than ``max_depth``.
+
+    orjson parses what it can; whatever it refuses goes through the json module, whose
+    answer (a value or the error message) is the reference. orjson reads integers beyond
+    64 bits as floats, so bodies with 20 digits in a row skip it."""
+    if not _LONG_DIGITS.search(body):
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            _check_depth(body, max_depth)
+            return value
+    return _parse_with_json(body, max_depth)
+
+
+def _parse_with_json(body: bytes, max_depth: int) -> Any:
+    """parse_json with the json module alone: the reference for every answer."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"the request body is not UTF-8: {exc}") from None
     _check_depth(body, max_depth)
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except RecursionError:  # a backstop: the depth check should have refused it already
         raise ProtocolError(f"JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
@@ -53,6 +75,10 @@ def parse_json(body: bytes, *, max_depth: int = 64) -> Any:
 
 def _refuse_constant(name: str) -> NoReturn:
     raise ProtocolError(f"NaN and Infinity are not valid JSON numbers (got {name})")
+
+
+# One decoder for every request: json.loads with any option builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _check_depth(body: bytes, max_depth: int) -> None:
@@ -70,3 +96,14 @@ def _check_depth(body: bytes, max_depth: int) -> None:
     depth = np.cumsum(np.where(np.isin(codes, _OPENING), 1, -1))
     if depth.size and int(depth.max()) > max_depth:
         raise ProtocolError(f"JSON nested deeper than {max_depth} levels")
+
+
+def dump_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON (as Starlette's JSONResponse renders it, but with
+    orjson, which writes non-finite floats as null). What orjson refuses goes through the
+    json module with ASCII escapes, which also carry a lone surrogate (say, from a request
+    quoted in an error message) that UTF-8 cannot."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode("ascii")

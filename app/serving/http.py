@@ -1,7 +1,8 @@
 """The REST data plane: TensorFlow Serving / KServe v1 and the Open Inference Protocol v2.
 
 HTTP things only: access keys, body limits, status codes. Routing and models live in
-:mod:`app.serving.plane`; request and response shapes in :mod:`app.serving.codec`.
+:mod:`app.serving.plane`; request and response shapes in :mod:`app.serving.codec`. The v1
+predict route, the hot path, is a plain ASGI app of its own: :mod:`app.serving.asgi_v1`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.services.keys import key_matches
+from app.serving._access import HttpError, authorize
+from app.serving.asgi_v1 import PredictV1
 from app.serving.codec import (
     ProtocolError,
     decode_v2,
@@ -24,17 +26,9 @@ from app.serving.codec import (
     parse_json,
 )
 from app.serving.plane import DataPlane, ServiceState
-from app.serving.predict import Outcome, run_v1
 from app.serving.runtimes.base import RuntimeFailure
 
 log = logging.getLogger("modelrepo.serving")
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class _Call:
@@ -61,21 +55,8 @@ def _authorized(
     request: Request, plane: DataPlane, name: str, call: _Call | None = None
 ) -> ServiceState:
     """The service this request may call, or HttpError (401/404/400)."""
-    state = plane.find(name, request.headers.get("host"))
-    if state is None:
-        raise HttpError(404, f"no service named {name[:80]!r}")
-    if call is not None:
-        call.state = state  # its answer is recorded even when the key is wrong
-    headers = request.headers.getlist("authorization")
-    if len(headers) > 1:
-        raise HttpError(400, "send one Authorization header, not several")
-    if not headers or not headers[0].strip():
-        raise HttpError(401, "send the service's access key: Authorization: <key>")
-    scheme, _, rest = headers[0].strip().partition(" ")
-    key = rest.strip() if scheme.lower() == "bearer" else headers[0].strip()
-    if not key_matches(key, state.row.key_hash):
-        raise HttpError(401, f"the access key does not open service {state.row.name}")
-    return state
+    host = request.headers.get("host")
+    return authorize(plane, name, host, request.headers.getlist("authorization"), call)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -89,13 +70,6 @@ async def _body(request: Request, limit: int) -> bytes:
             raise HttpError(413, f"request body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _answer(outcome: Outcome) -> Response:
-    headers = {}
-    if outcome.version_number is not None:
-        headers["x-model-version"] = str(outcome.version_number)
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
 
 
 async def _guarded(request: Request, handle: Any) -> Response:
@@ -124,19 +98,6 @@ async def _measured(request: Request, handle: Any) -> Response:
         seconds = time.perf_counter() - started
         recorder.record(row.id, row.name, call.version, response.status_code, seconds)
     return response
-
-
-async def predict_v1(request: Request) -> Response:
-    async def handle(call: _Call) -> Response:
-        plane = _plane(request)
-        state = _authorized(request, plane, request.path_params["name"], call)
-        max_bytes, max_rows = _limits(request)
-        payload = parse_json(await _body(request, max_bytes))
-        outcome = await run_v1(plane, state, payload, max_rows)
-        call.version = outcome.version_number
-        return _answer(outcome)
-
-    return await _measured(request, handle)
 
 
 async def status_v1(request: Request) -> Response:
@@ -230,7 +191,9 @@ async def ready(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/models/{name}:predict", predict_v1, methods=["POST"]),
+    # The app.serving.asgi_v1 middleware answers these requests before Starlette routes
+    # them; the route is here for what it passes on (other methods: 405; a root path).
+    Route("/v1/models/{name}:predict", PredictV1(), methods=["POST"]),
     Route("/v1/models/{name}", status_v1, methods=["GET"]),
     Route("/v2/health/live", live, methods=["GET"]),
     Route("/v2/health/ready", ready, methods=["GET"]),

@@ -99,7 +99,8 @@ class Runtime(ABC):
     @abstractmethod
     async def predict(self, batch: Batch) -> Batch:
         """Outputs by name, each with the same first axis as the inputs. Blocking
-        inference must run off the event loop (a thread or a worker process)."""
+        inference must run off the event loop (a thread or a worker process), unless it is
+        shorter than the hand-off itself (see ``_run_cost``, used by the ONNX runtime)."""
 
     async def unload(self) -> None:
         """Release the model. The default forgets the signature; runtimes drop more."""

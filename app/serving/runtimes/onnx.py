@@ -5,17 +5,22 @@ Inputs and outputs are the session's: ONNX element types map to v2 datatypes, sy
 unknown dimensions become -1, and axis 0 is the batch. Outputs that are not tensors (e.g. the
 sequence-of-maps "ZipMap" output of converted scikit-learn classifiers) are not served. The
 model batches when every input's first dimension is dynamic.
+
+Runs go to the model's own thread, except those that probe runs at load showed to be so
+short that the hand-off would cost more than the run (see ``_run_cost``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from app.serving.runtimes._run_cost import PROBE_ROWS, RunCost
 from app.serving.runtimes.base import (
     DATATYPES,
     Batch,
@@ -60,6 +65,8 @@ class OnnxRuntime(Runtime):
     name: ClassVar[str] = "onnxruntime"
 
     _session: Any = None
+    # None: every run goes to the thread (not probed, or too slow to run inline).
+    _cost: RunCost | None = None
 
     def __init__(self, package: Path, options: RuntimeOptions | None = None) -> None:
         super().__init__(package, options)
@@ -105,6 +112,8 @@ class OnnxRuntime(Runtime):
         self.outputs = outputs
         self.supports_batching = all(spec.shape[:1] == (-1,) for spec in self.inputs)
         self._session = session
+        loop = asyncio.get_running_loop()
+        self._cost = await loop.run_in_executor(self._executor, self._probe, session)
 
     async def predict(self, batch: Batch) -> Batch:
         session = self._session
@@ -116,17 +125,52 @@ class OnnxRuntime(Runtime):
                 raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
             feeds[spec.name] = _as_input(batch[spec.name], spec.datatype)
         names = [spec.name for spec in self.outputs]
+        cost = self._cost
+        rows = _rows(feeds)
         try:
-            values = await asyncio.get_running_loop().run_in_executor(
-                self._executor, session.run, names, feeds
-            )
+            if cost is not None and cost.inline(rows):
+                values, seconds = _timed_run(session, names, feeds)
+            else:
+                values, seconds = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, _timed_run, session, names, feeds
+                )
         except Exception as exc:
             status = 400 if type(exc).__name__ in ("InvalidArgument", "InvalidShape") else 500
             raise RuntimeFailure(f"inference failed: {exc}", status) from exc
+        if cost is not None:
+            cost.observed(rows, seconds)
         return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    def _probe(self, session: Any) -> RunCost | None:
+        """The cost of runs on zeros (best of three after a warm-up run), or None when the
+        inputs cannot be made up (strings, dynamic axes past the first), a run fails, or
+        one row is already over the inline budget. Runs in the model's thread."""
+        one = _zeros(self.inputs, 1)
+        if one is None:
+            return None
+        names = [spec.name for spec in self.outputs]
+
+        def best(feeds: dict[str, np.ndarray]) -> float:
+            session.run(names, feeds)
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                session.run(names, feeds)
+                times.append(time.perf_counter() - started)
+            return min(times)
+
+        try:
+            cost = RunCost.from_probes(best(one), None)
+            if not cost.inline(1):
+                return None
+            many = _zeros(self.inputs, PROBE_ROWS) if self.supports_batching else None
+            return cost if many is None else RunCost.from_probes(cost.fixed, best(many))
+        except Exception:  # the model refuses zeros: it simply never runs inline
+            return None
 
     async def unload(self) -> None:
         self._session = None
+        self._cost = None
         self._executor.shutdown(wait=False)
         await super().unload()
 
@@ -139,3 +183,27 @@ def _as_input(array: np.ndarray, datatype: str) -> np.ndarray:
         )
         return decode(array) if array.size else array.astype(object)
     return np.asarray(array, dtype=DATATYPES[datatype])
+
+
+def _timed_run(session: Any, names: list[str], feeds: dict[str, np.ndarray]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    values = session.run(names, feeds)
+    return values, time.perf_counter() - started
+
+
+def _rows(feeds: dict[str, np.ndarray]) -> int:
+    for array in feeds.values():
+        return int(array.shape[0]) if array.ndim else 1
+    return 1
+
+
+def _zeros(inputs: list[TensorSpec], rows: int) -> dict[str, np.ndarray] | None:
+    """Zero inputs of ``rows`` rows (or of a fixed first dimension), or None when an input
+    is a string tensor, a scalar, or has a dynamic axis past the first."""
+    feeds: dict[str, np.ndarray] = {}
+    for spec in inputs:
+        if spec.datatype == "BYTES" or not spec.shape or -1 in spec.shape[1:]:
+            return None
+        first = rows if spec.shape[0] == -1 else spec.shape[0]
+        feeds[spec.name] = np.zeros((first, *spec.shape[1:]), dtype=DATATYPES[spec.datatype])
+    return feeds
