@@ -9,7 +9,8 @@ import { progressText } from './jobs.jsx';
 function toLocalInput(iso) {
   const d = new Date(iso);
   const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const ms = String(d.getMilliseconds()).padStart(3, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${ms}`;
 }
 
 // Loads `query` with { id, asOf: at } when a moment is chosen and renders `children(data)`.
@@ -23,8 +24,10 @@ export function AsOfPicker({ what, id, at, onChange, query, field, children }) {
     e.preventDefault();
     const d = new Date(text);
     if (Number.isNaN(d.getTime())) return;
-    // Round up to the end of the chosen second so events within it are included.
-    onChange(new Date(d.getTime() + 999).toISOString());
+    // A time given to the second means the end of that second; one given to the
+    // millisecond means the end of that millisecond (the log keeps microseconds).
+    const precise = /\.\d+$/.test(text);
+    onChange(new Date(d.getTime() + (precise ? 1 : 999)).toISOString());
   };
   const found = data?.[field];
   return (
@@ -32,7 +35,7 @@ export function AsOfPicker({ what, id, at, onChange, query, field, children }) {
       <form class="filters" onSubmit={submit}>
         <div class="field">
           <label for="as-of">{`Show the ${what} as it was at`}</label>
-          <input id="as-of" type="datetime-local" step="1" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          <input id="as-of" type="datetime-local" step="0.001" value={text} onInput={(e) => setText(e.currentTarget.value)} />
         </div>
         <button type="submit">Show</button>
       </form>
