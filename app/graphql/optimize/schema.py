@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from app.graphql.context import Info
 from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError, to_error
-from app.graphql.optimize.types import OptimizationJob, OptimizationMethod
+from app.graphql.optimize.types import OptimizationJob
 from app.graphql.pagination import (
     Connection,
     check_first,
@@ -21,6 +21,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.permissions import IsEditor, IsViewer
 from domain.errors import DomainError
+from domain.optimization import Method
 from projections.optimizations import get_job, list_jobs
 
 
@@ -83,7 +84,7 @@ class OptimizationMutations:
         self,
         info: Info,
         version_id: strawberry.ID,
-        methods: list[OptimizationMethod],
+        methods: list[Method],  # exposed as OptimizationMethod (types.py)
         target_model: str | None = None,
         example_input: Annotated[
             JSON | None,

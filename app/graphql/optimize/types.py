@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from app.graphql.context import Info
 from app.graphql.models.files import BigInt
+from domain.optimization import Method
 from projections.optimizations import JobRow, job_of_result, optimized_versions
 from projections.versions import get_versions
 
@@ -19,17 +19,12 @@ if TYPE_CHECKING:
 VersionType = Annotated["ModelVersionType", strawberry.lazy("app.graphql.models.types")]
 
 
-@strawberry.enum(description="How to optimize; each fits one format (see the README).")
-class OptimizationMethod(Enum):
-    ONNX_GRAPH_BASIC = "ONNX_GRAPH_BASIC"
-    ONNX_GRAPH_EXTENDED = "ONNX_GRAPH_EXTENDED"
-    ONNX_GRAPH_ALL = "ONNX_GRAPH_ALL"
-    ONNX_INT8_DYNAMIC = "ONNX_INT8_DYNAMIC"
-    ONNX_FP16 = "ONNX_FP16"
-    TORCHSCRIPT_FREEZE = "TORCHSCRIPT_FREEZE"
-    TORCHSCRIPT_OPTIMIZE_FOR_INFERENCE = "TORCHSCRIPT_OPTIMIZE_FOR_INFERENCE"
-    PYTORCH_EXPORT_TORCHSCRIPT = "PYTORCH_EXPORT_TORCHSCRIPT"
-    PYTORCH_EXPORT_ONNX = "PYTORCH_EXPORT_ONNX"
+# The domain's methods, as they are: one list to extend.
+OptimizationMethod = strawberry.enum(
+    Method,
+    name="OptimizationMethod",
+    description="How to optimize; each fits one format (see the README).",
+)
 
 
 @strawberry.type
