@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,11 @@ def server(tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> Iterator[tupl
         yield url, token, imported.stdout.rsplit("id ", 1)[1].rstrip(")\n")
 
 
-async def _updates(url: str, token: str, job: str, after: str | None, until: str) -> list[Any]:
+async def _subscribe(
+    url: str, token: str, query: str, variables: dict[str, Any], done: Callable[[Any], bool]
+) -> list[Any]:
+    """Subscribe over graphql-transport-ws (token in the header) and collect the items of
+    the one subscription field until ``done(item)``."""
     received: list[Any] = []
     async with websockets.connect(
         url.replace("http", "ws") + "/graphql",
@@ -66,22 +70,20 @@ async def _updates(url: str, token: str, job: str, after: str | None, until: str
     ) as socket:
         await socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": SUBSCRIBE, "variables": {"job": job, "after": after}},
-                }
-            )
-        )
+        payload = {"query": query, "variables": variables}
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         while True:
             message = json.loads(await asyncio.wait_for(socket.recv(), 60))
             assert message["type"] == "next", message
-            update = message["payload"]["data"]["batchJobUpdates"]
-            received.append(update)
-            if update["event"] == until:
+            (item,) = message["payload"]["data"].values()
+            received.append(item)
+            if done(item):
                 return received
+
+
+async def _updates(url: str, token: str, job: str, after: str | None, until: str) -> list[Any]:
+    variables = {"job": job, "after": after}
+    return await _subscribe(url, token, SUBSCRIBE, variables, lambda u: u["event"] == until)
 
 
 async def test_job_updates_stream_and_resume(
@@ -251,21 +253,13 @@ subscription($after: String, $types: [String!]) {
 
 async def _feed(url: str, token: str, after: str | None, count: int) -> list[Any]:
     received: list[Any] = []
-    async with websockets.connect(
-        url.replace("http", "ws") + "/graphql",
-        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-        additional_headers={"Authorization": f"Bearer {token}"},
-    ) as socket:
-        await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
-        variables = {"after": after, "types": ["Model"]}
-        payload = {"query": FEED, "variables": variables}
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        while len(received) < count:
-            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
-            assert message["type"] == "next", message
-            received.append(message["payload"]["data"]["events"])
-    return received
+
+    def enough(item: Any) -> bool:
+        received.append(item)
+        return len(received) == count
+
+    variables = {"after": after, "types": ["Model"]}
+    return await _subscribe(url, token, FEED, variables, enough)
 
 
 async def test_the_general_event_feed_follows_and_resumes(server: tuple[str, str, str]) -> None:
