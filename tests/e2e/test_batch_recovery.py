@@ -23,6 +23,7 @@ from app.adapters.event_store.port import EventMeta
 from domain.batch import BatchRun, RunStatus
 from tests.e2e.conftest import Api, open_api
 from tests.e2e.serving_helpers import V1, model_with_versions
+from tests.e2e.test_batch_runs import _job as batch_job
 from tests.e2e.test_batch_runs import _outputs, _put
 from tests.e2e.test_s3_imports import _settings
 from tests.integration.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server
@@ -48,15 +49,10 @@ def _csv(rows: int) -> bytes:
 
 
 async def _job(api: Api, bucket: str, version: str, **spec: Any) -> Any:
-    base = {
-        "input_uri": f"s3://{bucket}/in/data.csv",
-        "input_format": "CSV",
-        "output_uri": f"s3://{bucket}/out",
-        "output_format": "CSV",
-        "id_column": "id",
-    }
-    return await api.container.batch.create_job(
-        "score", version, {**base, **spec}, {"kind": "ONCE", "start": FUTURE}, [], meta=META
+    """CSV in and out, no steps; runs only when triggered."""
+    schedule = {"kind": "ONCE", "start": FUTURE}
+    return await batch_job(
+        api, bucket, version, schedule=schedule, steps=[], output_format="CSV", **spec
     )
 
 

@@ -54,7 +54,20 @@ def _csv(columns: str = "id,x1,x2,x3,x4") -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-async def _job(api: Api, bucket: str, version: str, **spec: Any) -> Any:
+SCALE_X1 = [{"kind": "standard_scale", "column": "x1", "mean": 0.0, "std": 2.0}]
+
+
+async def _job(
+    api: Api,
+    bucket: str,
+    version: str,
+    *,
+    schedule: dict[str, Any] | None = None,
+    steps: list[dict[str, Any]] | None = None,
+    **spec: Any,
+) -> Any:
+    """A job over s3://bucket/in/data.csv (JSON Lines out, scaling x1, running now unless
+    told otherwise)."""
     base = {
         "input_uri": f"s3://{bucket}/in/data.csv",
         "input_format": "CSV",
@@ -62,9 +75,13 @@ async def _job(api: Api, bucket: str, version: str, **spec: Any) -> Any:
         "output_format": "JSONL",
         "id_column": "id",
     }
-    steps = [{"kind": "standard_scale", "column": "x1", "mean": 0.0, "std": 2.0}]
     return await api.container.batch.create_job(
-        "score", version, {**base, **spec}, {"kind": "ONCE"}, steps, meta=META
+        "score",
+        version,
+        {**base, **spec},
+        schedule or {"kind": "ONCE"},
+        SCALE_X1 if steps is None else steps,
+        meta=META,
     )
 
 
