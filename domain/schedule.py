@@ -98,6 +98,11 @@ class Schedule:
         """The first run time strictly after ``moment`` (None: a ONCE job that already ran)."""
         return next(self._runs(_utc(moment, "moment")), None)
 
+    def next_run(self, last_scheduled: datetime | None) -> datetime | None:
+        """When the next run is due: the start, or the first run time after the last one
+        scheduled (None: a ONCE job that has had its run)."""
+        return self.start if last_scheduled is None else self.next_after(last_scheduled)
+
     def latest(self, after: datetime | None, until: datetime) -> datetime | None:
         """The last run time ``t`` with ``after < t <= until`` (None: there is none)."""
         low, end = (None if after is None else _utc(after, "after")), _utc(until, "until")

@@ -307,10 +307,9 @@ async def due_jobs(db: Reader, now: datetime, limit: int = 500) -> list[JobRow]:
 
 
 def next_due(schedule: dict[str, Any], last_scheduled: str | None) -> str | None:
-    """When the job's next run is due: its start, or the first run time after the last one
-    scheduled; None when a ONCE job has had its run."""
-    plan = Schedule.from_dict(schedule)
-    at = plan.start if last_scheduled is None else plan.next_after(parse_iso(last_scheduled))
+    """The schedule's next run time (domain rule) as sortable text; None: no more runs."""
+    last = parse_iso(last_scheduled) if last_scheduled is not None else None
+    at = Schedule.from_dict(schedule).next_run(last)
     return None if at is None else _instant(at)
 
 

@@ -479,3 +479,13 @@ def test_from_dict_rejects_broken_payloads() -> None:
     with pytest.raises(ValidationError) as caught:
         Schedule.from_dict({**good, "time_zone": "Nowhere/Land"})
     assert caught.value.field == "timeZone"
+
+
+def test_the_next_run_is_the_start_then_the_one_after_the_last_scheduled() -> None:
+    start = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+    once = parse_schedule("ONCE", None, start, "UTC")
+    assert once.next_run(None) == start
+    assert once.next_run(start) is None  # it had its run
+    every = parse_schedule("PERIODIC", "every 6h", start, "UTC")
+    assert every.next_run(None) == start
+    assert every.next_run(start + timedelta(hours=7)) == start + timedelta(hours=12)
