@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
+from app.files import open_file
 from app.packages import ArchiveLimits, UnsafeName, check_file_name, extract_archive, is_archive
 from app.services._transfer import Tee, write_local
 from app.services.models import VersionSpec
@@ -188,7 +189,7 @@ async def _store_tree(storage: ObjectStore, package: Path, prefix: str) -> list[
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
+    handle = await open_file(path, "rb")
     try:
         while chunk := await asyncio.to_thread(handle.read, CHUNK):
             yield chunk

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from app.adapters.object_store.port import ObjectStore
+from app.files import open_file
 
 
 class ManifestEntry(Protocol):
@@ -61,7 +62,7 @@ class ModelCache:
     async def _download(self, key: str, path: Path, entry: ManifestEntry) -> None:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        handle = await asyncio.to_thread(path.open, "wb")
+        handle = await open_file(path, "wb")
         try:
             async for chunk in self.storage.get(key):
                 digest.update(chunk)
