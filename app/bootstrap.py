@@ -179,7 +179,7 @@ async def build(settings: Settings) -> Container:
         await store.setup()
         mapper = EventMapper()
         repository = Repository(store, mapper)
-        projector = Projector(db, store, mapper, all_projections())
+        projector = Projector(db, store, mapper, all_projections(), seen=repository.cache.saw)
         await projector.setup()
         await projector.catch_up()
         open_s3 = S3Opener(settings)

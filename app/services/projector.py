@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from app.adapters.event_store.port import EventStore, RecordedEvent
@@ -38,7 +38,7 @@ def schema_hash(projection: Projection) -> str:
 class ReadModelSync(Protocol):
     """What commands need of the read side: read-your-writes."""
 
-    async def wait_for(self, position: int) -> None: ...
+    async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None: ...
 
 
 class Projector:
@@ -48,12 +48,19 @@ class Projector:
         store: EventStore,
         mapper: EventMapper,
         projections: Sequence[Projection],
+        *,
+        seen: Callable[[Sequence[RecordedEvent]], None] | None = None,
     ) -> None:
+        """``seen`` is told of the events read from the log (others' among them)."""
         self.db = db
+        self._seen = seen
         self.store = store
         self.mapper = mapper
         self.projections = list(projections)
         self.position = 0
+        # Events this process appended and has not projected yet, by position: a batch that
+        # starts at one of them takes them (and the run after it) instead of reading the log.
+        self._appended: dict[int, RecordedEvent] = {}
         self._lock = asyncio.Lock()
         self._names = [p.name for p in self.projections]
         self._handlers = [(p.name, p.handlers()) for p in self.projections]
@@ -88,8 +95,13 @@ class Projector:
                         wanted,
                     )
 
-    async def wait_for(self, position: int) -> None:
-        """Return once every projection has applied the log up to ``position``."""
+    async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None:
+        """Return once every projection has applied the log up to ``position``.
+        ``appended``: the caller's events as recorded, when it has them; concurrent callers'
+        events are applied together, in one transaction, when they follow each other."""
+        for recorded in appended:
+            if recorded.position > self.position:
+                self._appended[recorded.position] = recorded
         while self.position < position:
             async with self._lock:
                 # The caller's events are committed, so skip the "anything new?" query.
@@ -116,7 +128,11 @@ class Projector:
         async with self.db.transaction() as tx:
             positions = await self._lock_positions(tx)
             start = min(positions.values())
-            events = await self.store.read_log(after=start, limit=BATCH)
+            events = self._take_appended(start)
+            if not events:
+                events = await self.store.read_log(after=start, limit=BATCH)
+                if self._seen is not None:
+                    self._seen(events)
             if not events:
                 self.position = start
                 return False
@@ -131,7 +147,18 @@ class Projector:
                 [(name, max(pos, end)) for name, pos in positions.items()],
             )
         self.position = end
+        for position in [p for p in self._appended if p <= end]:
+            del self._appended[position]
         return True
+
+    def _take_appended(self, start: int) -> list[RecordedEvent]:
+        """This process's appended events from ``start + 1`` on, while they are consecutive
+        (a gap is another process's event: then the log is read)."""
+        events: list[RecordedEvent] = []
+        while len(events) < BATCH and (recorded := self._appended.get(start + 1)) is not None:
+            events.append(recorded)
+            start += 1
+        return events
 
     async def _lock_positions(self, tx: Tx) -> dict[str, int]:
         placeholders = ", ".join(f"${i + 1}" for i in range(len(self._names)))
@@ -189,13 +216,22 @@ class Projector:
         return self.position
 
     async def run(self, interval: float = 0.5) -> None:
-        """Follow the log written by other processes until cancelled."""
+        """Follow the log written by other processes until cancelled. Appends of this
+        process are projected by the commands that made them (they wait for them), so only
+        news of a later position, or the poll interval, starts a round."""
         while True:
             try:
                 await self.catch_up()
             except Exception:  # keep following; the next round retries
                 log.exception("projection catch-up failed")
-            await self.store.wait_for_append(interval)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + interval
+            while (left := deadline - loop.time()) > 0:
+                await self.store.wait_for_append(left)
+                if self.store.highest_appended > max(
+                    self.position, self.store.highest_appended_here
+                ):
+                    break
 
 
 async def _recreate(tx: Tx, projection: Projection) -> None:

@@ -1,17 +1,26 @@
-"""Loads aggregates from the event store (via snapshots) and saves their new events."""
+"""Loads aggregates from the event store (via snapshots, or this process's cache of what it
+saved last) and saves their new events."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
 
-from app.adapters.event_store.port import ConcurrencyConflict, EventMeta, EventStore, NewEvent
+from app.adapters.event_store.port import (
+    ConcurrencyConflict,
+    EventMeta,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+)
 from app.services.projector import ReadModelSync
 from app.services.serialization import EventMapper
 from domain.errors import NotFound
@@ -21,6 +30,48 @@ T = TypeVar("T")
 
 SNAPSHOT_EVERY = 20
 MAX_ATTEMPTS = 100
+CACHE_SIZE = 10_000
+
+# Set while a command runs (Commands.run): its loads may take aggregates from the cache,
+# because it saves what it changes and a stale one then fails the save with a conflict.
+_IN_COMMAND: ContextVar[bool] = ContextVar("modelrepo_in_command", default=False)
+
+
+class AggregateCache:
+    """The aggregates this process saved last, by id, for the next command on them: it
+    skips reading the snapshot and the events since.
+
+    A command takes an aggregate out (a concurrent command on it reads the store), and a
+    save puts each aggregate back at its new version; one taken and not saved is simply
+    gone. An aggregate that another process changed since is stale: the command's save
+    fails with a conflict, and its retry reads the store because the entry was taken.
+    Events of other processes seen in the log also drop stale entries (``saw``)."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def take(self, aggregate_id: UUID) -> Aggregate | None:
+        return self._entries.pop(aggregate_id, None)
+
+    def put(self, aggregate: Aggregate) -> None:
+        current = self._entries.get(aggregate.id)
+        if current is not None and current.version > aggregate.version:
+            return
+        self._entries[aggregate.id] = aggregate
+        self._entries.move_to_end(aggregate.id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def saw(self, events: Iterable[RecordedEvent]) -> None:
+        """Drop entries older than these recorded events."""
+        for event in events:
+            current = self._entries.get(event.originator_id)
+            if current is not None and current.version < event.originator_version:
+                del self._entries[event.originator_id]
 
 
 class Repository:
@@ -30,6 +81,7 @@ class Repository:
         self.store = store
         self.mapper = mapper
         self.snapshot_every = snapshot_every
+        self.cache = AggregateCache()
 
     async def find(
         self, aggregate_id: UUID, cls: type[A], *, as_of: datetime | None = None
@@ -37,6 +89,10 @@ class Repository:
         """The aggregate's current state, or its state at ``as_of``; None if it did not exist."""
         aggregate: Any = None
         after: int | None = None
+        if as_of is None and _IN_COMMAND.get():
+            aggregate = self.cache.take(aggregate_id)
+            if aggregate is not None:
+                return aggregate if isinstance(aggregate, cls) else None
         if as_of is None:
             snapshot = await self.store.latest_snapshot(aggregate_id)
             if snapshot is not None:
@@ -57,15 +113,17 @@ class Repository:
             raise NotFound(kind, str(aggregate_id))
         return aggregate
 
-    async def save(self, *aggregates: Aggregate, meta: EventMeta) -> list[int]:
-        """Append the pending events of all aggregates in one atomic batch."""
+    async def save(self, *aggregates: Aggregate, meta: EventMeta) -> list[RecordedEvent]:
+        """Append the pending events of all aggregates in one atomic batch; returns them as
+        recorded."""
         pending = [(agg, agg.collect_events()) for agg in aggregates]
         new_events = [self.mapper.to_new_event(e) for _, events in pending for e in events]
-        positions = await self.store.append(new_events, meta)
+        recorded = await self.store.record(new_events, meta)
         for aggregate, events in pending:
+            self.cache.put(aggregate)
             if events and self._crossed_snapshot(aggregate.version, len(events)):
                 await self.store.write_snapshot(self._snapshot(aggregate))
-        return positions
+        return recorded
 
     def _crossed_snapshot(self, version: int, count: int) -> bool:
         return version // self.snapshot_every > (version - count) // self.snapshot_every
@@ -119,15 +177,19 @@ class Commands:
         self._locks = KeyedLocks()
 
     async def save(self, *aggregates: Aggregate, meta: EventMeta) -> None:
-        positions = await self.repo.save(*aggregates, meta=meta)
-        if positions:
-            await self.projector.wait_for(positions[-1])
+        recorded = await self.repo.save(*aggregates, meta=meta)
+        if recorded:
+            await self.projector.wait_for(recorded[-1].position, recorded)
 
     async def run(self, key: UUID | None, command: Callable[[], Awaitable[T]]) -> T:
-        if key is None:
-            return await retry_on_conflict(command)
-        async with self._locks.hold(key):
-            return await retry_on_conflict(command)
+        in_command = _IN_COMMAND.set(True)
+        try:
+            if key is None:
+                return await retry_on_conflict(command)
+            async with self._locks.hold(key):
+                return await retry_on_conflict(command)
+        finally:
+            _IN_COMMAND.reset(in_command)
 
     async def change(
         self,

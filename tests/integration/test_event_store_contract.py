@@ -28,7 +28,7 @@ from app.adapters.event_store.port import (
     NewEvent,
     RecordedEvent,
 )
-from app.adapters.event_store.postgres import PostgresEventStore
+from app.adapters.event_store.postgres import SCHEMA, PostgresEventStore
 from app.adapters.event_store.sqlite import SqliteEventStore, utc_text
 from app.adapters.sql.postgres import PostgresDatabase
 from app.adapters.sql.sqlite import BUSY_TIMEOUT_MS, SqliteDatabase
@@ -234,6 +234,14 @@ class EventStoreContract:
         assert events[0].recorded_at <= events[1].recorded_at == events[2].recorded_at
         assert [e.position for e in events] == sorted(e.position for e in events)
 
+    async def test_record_returns_the_events_as_the_log_holds_them(self, store: EventStore) -> None:
+        agg = uuid4()
+        await store.append([ev(agg, 1)], META)
+        recorded = await store.record([ev(agg, 2, b"two"), ev(uuid4(), 1)], META)
+        assert recorded == (await store.read_log(after=recorded[0].position - 1))
+        assert store.highest_appended == store.highest_appended_here == recorded[-1].position
+        assert await store.record([], META) == []
+
     async def test_read_aggregate_after_version_and_until(self, store: EventStore) -> None:
         agg, other = uuid4(), uuid4()
         for version in range(1, 4):
@@ -405,3 +413,48 @@ class TestPostgresEventStore(EventStoreContract):
             return position
 
         return hold
+
+    async def test_setup_replaces_the_append_function_of_an_older_version(
+        self, pg_database: PostgresDatabase
+    ) -> None:
+        # Before the append returned positions and times, it returned SETOF BIGINT.
+        async with pg_database.pool.acquire() as conn:
+            for statement in SCHEMA:
+                await conn.execute(statement)
+            await conn.execute(
+                "CREATE FUNCTION events_append(p_ids UUID[], p_versions INTEGER[],"
+                " p_topics TEXT[], p_states BYTEA[], p_actor TEXT, p_request_id TEXT,"
+                " p_reason TEXT) RETURNS SETOF BIGINT LANGUAGE sql AS 'SELECT 1::bigint'"
+            )
+        store = PostgresEventStore(pg_database)
+        await store.setup()
+        recorded = await store.record([ev(uuid4(), 1)], META)
+        assert recorded == await store.read_log()
+
+    async def test_notices_tell_this_process_appends_from_others(
+        self, pg_database: PostgresDatabase
+    ) -> None:
+        """Told by the sending connection: a notice may overtake the append's own reply."""
+        store = PostgresEventStore(pg_database)
+        await store.setup()
+        # Another store object on the same pool: only the notice tells ``store``.
+        sibling = PostgresEventStore(pg_database)
+        other_db = PostgresDatabase(pg_database.url)
+        await other_db.open()
+
+        async def heard(position: int) -> None:
+            async with asyncio.timeout(10):
+                while store.highest_appended < position:
+                    await store.wait_for_append(1.0)
+
+        try:
+            await store.wait_for_append(0.01)  # starts listening
+            (own,) = await sibling.record([ev(uuid4(), 1)], META)
+            await heard(own.position)
+            assert store.highest_appended_here == own.position
+            (theirs,) = await PostgresEventStore(other_db).record([ev(uuid4(), 1)], META)
+            await heard(theirs.position)
+            assert store.highest_appended_here == own.position
+        finally:
+            await other_db.close()
+            await store.close()

@@ -12,8 +12,9 @@ from app.adapters.event_store.port import EventMeta
 from app.adapters.sql.port import Database
 from app.bootstrap import Container, all_projections, build
 from app.services.models import VersionSpec
-from app.services.projector import Projector
+from app.services.projector import Projector, stop
 from app.settings import Settings
+from domain.model import Model, ModelList
 from projections.versions import VersionsProjection
 
 META = EventMeta(actor="tester")
@@ -118,3 +119,58 @@ async def test_a_changed_read_model_is_rebuilt_at_start(container: Container) ->
     assert await container.db.fetch("SELECT * FROM rm_versions") == []
     await changed.catch_up()
     assert await dump(container.db) == before
+
+
+def spy(obj: Any, name: str) -> list[Any]:
+    """Counts calls of ``obj.<name>`` (an async method), keeping its behaviour."""
+    calls: list[Any] = []
+    original = getattr(obj, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return await original(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return calls
+
+
+async def test_commands_project_their_own_events_without_reading_the_log(
+    container: Container,
+) -> None:
+    model, _ = await container.models.import_model("m", VersionSpec("ONNX"), meta=META)
+    reads = spy(container.store, "read_log")
+    for _ in range(3):
+        await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
+    assert reads == []
+    rows = await container.db.fetch(
+        "SELECT number FROM rm_versions WHERE model_id = $1", str(model.id)
+    )
+    assert sorted(r["number"] for r in rows) == [1, 2, 3, 4]
+
+
+async def test_an_event_in_between_that_nobody_projected_is_read_from_the_log(
+    container: Container,
+) -> None:
+    """Appended and not projected (as by another process whose projector is behind)."""
+    unprojected = Model.register("quiet", ModelList.ORIGINAL, None, {})
+    await container.repository.save(unprojected, meta=META)
+    reads = spy(container.store, "read_log")
+    await container.models.import_model("loud", VersionSpec("ONNX"), meta=META)
+    assert len(reads) == 1
+    names = {r["name"] for r in await container.db.fetch("SELECT name FROM rm_models")}
+    assert names == {"quiet", "loud"}
+
+
+async def test_the_follower_is_not_woken_by_this_process_appends(container: Container) -> None:
+    rounds = spy(container.store, "last_position")
+    follower = asyncio.create_task(container.projector.run(interval=60))
+    try:
+        await asyncio.sleep(0.05)
+        assert len(rounds) == 1  # the first round
+        model, _ = await container.models.import_model("m", VersionSpec("ONNX"), meta=META)
+        for _ in range(5):
+            await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
+        await asyncio.sleep(0.2)  # PostgreSQL's notices of those appends arrive
+        assert len(rounds) == 1
+    finally:
+        await stop(follower)

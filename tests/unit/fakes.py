@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.adapters.event_store.memory import InMemoryEventStore
+from app.adapters.event_store.port import RecordedEvent
 from app.services.models import ModelService
 from app.services.repository import Repository
 from app.services.serialization import EventMapper
@@ -14,7 +17,7 @@ class RecordingSync:
     def __init__(self) -> None:
         self.position = 0
 
-    async def wait_for(self, position: int) -> None:
+    async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None:
         self.position = max(self.position, position)
 
 

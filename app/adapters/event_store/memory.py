@@ -28,7 +28,7 @@ class InMemoryEventStore(EventStore):
     async def setup(self) -> None:
         pass
 
-    async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
+    async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
         if not events:
             return []
         keys = [(e.originator_id, e.originator_version) for e in events]
@@ -38,8 +38,8 @@ class InMemoryEventStore(EventStore):
         if self._log and self._log[-1].recorded_at > now:
             now = self._log[-1].recorded_at  # keep time order = position order
         first = self._log[-1].position + 1 if self._log else 1
-        positions = list(range(first, first + len(events)))
-        for event, position in zip(events, positions, strict=True):
+        appended = []
+        for position, event in enumerate(events, start=first):
             recorded = RecordedEvent(
                 originator_id=event.originator_id,
                 originator_version=event.originator_version,
@@ -50,11 +50,12 @@ class InMemoryEventStore(EventStore):
                 meta=meta,
             )
             self._log.append(recorded)
+            appended.append(recorded)
             history = self._by_aggregate.setdefault(event.originator_id, [])
             bisect.insort(history, recorded, key=lambda r: r.originator_version)
         self._keys.update(keys)
-        self.notify_appended()
-        return positions
+        self.notify_appended(appended[-1].position, here=True)
+        return appended
 
     async def read_aggregate(
         self,

@@ -50,6 +50,11 @@ class RecordedEvent:
 
 class EventStore(ABC):
     _appended: asyncio.Event | None = None
+    # The highest position this process knows was appended: by itself, or by another
+    # process where the backend tells (PostgreSQL's notifications carry it); and the
+    # highest this process appended itself.
+    highest_appended: int = 0
+    highest_appended_here: int = 0
 
     @abstractmethod
     async def setup(self) -> None:
@@ -69,18 +74,28 @@ class EventStore(ABC):
             async with asyncio.timeout(at_most):
                 await appended.wait()
 
-    def notify_appended(self) -> None:
-        """Wake everyone waiting in wait_for_append (each wait wakes once)."""
+    def notify_appended(self, position: int | None = None, *, here: bool = False) -> None:
+        """Wake everyone waiting in wait_for_append (each wait wakes once); ``position``
+        is the last one appended, when known; ``here``: by this process."""
+        if position is not None:
+            self.highest_appended = max(self.highest_appended, position)
+            if here:
+                self.highest_appended_here = max(self.highest_appended_here, position)
         appended, self._appended = self._appended, asyncio.Event()
         if appended is not None:
             appended.set()
 
-    @abstractmethod
     async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
         """Append all events atomically and return their positions, in order.
 
         Raises :class:`ConcurrencyConflict` (writing nothing) when any (originator id,
         originator version) is taken. An empty sequence writes nothing and returns []."""
+        return [recorded.position for recorded in await self.record(events, meta)]
+
+    @abstractmethod
+    async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
+        """:meth:`append`, returning the events as recorded (positions and time), so the
+        appending process can project them without reading them back."""
 
     @abstractmethod
     async def read_aggregate(

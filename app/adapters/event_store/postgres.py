@@ -61,11 +61,25 @@ SCHEMA = (
 # once, after the lock, and never earlier than the last event's (so time order = position
 # order even if the clock steps back). ORDER BY the ordinality draws positions in the
 # caller's order.
+# Before the positions and times were returned too (an earlier SETOF BIGINT), so a store
+# set up by an older version has a function of another return type: replaced here.
+DROP_OLD_APPEND_FUNCTION = """
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_proc WHERE proname = 'events_append'
+        AND pg_get_function_result(oid) = 'SETOF bigint'
+    ) THEN
+        DROP FUNCTION events_append(UUID[], INTEGER[], TEXT[], BYTEA[], TEXT, TEXT, TEXT);
+    END IF;
+END
+$$
+"""
 APPEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION events_append(
     p_ids UUID[], p_versions INTEGER[], p_topics TEXT[], p_states BYTEA[],
     p_actor TEXT, p_request_id TEXT, p_reason TEXT
-) RETURNS SETOF BIGINT LANGUAGE plpgsql AS $body$
+) RETURNS TABLE (out_position BIGINT, out_recorded_at TIMESTAMPTZ) LANGUAGE plpgsql AS $body$
 BEGIN
     LOCK TABLE events IN EXCLUSIVE MODE;
     RETURN QUERY
@@ -83,9 +97,10 @@ BEGIN
     FROM now, unnest(p_ids, p_versions, p_topics, p_states)
         WITH ORDINALITY AS b(id, version, topic, state, n)
     ORDER BY b.n
-    RETURNING events.position;
-    -- Delivered at commit: followers in other processes wake up (LISTEN modelrepo_events).
-    PERFORM pg_notify('modelrepo_events', '');
+    RETURNING events.position, events.recorded_at;
+    -- Delivered at commit: followers in other processes wake up (LISTEN modelrepo_events),
+    -- told the last position (lastval: the sequence's last draw in this session).
+    PERFORM pg_notify('modelrepo_events', lastval()::text);
 END
 $body$
 """
@@ -117,7 +132,7 @@ class PostgresEventStore(EventStore):
     async def setup(self) -> None:
         async with self._db.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SETUP_LOCK_KEY)
-            for statement in (*SCHEMA, APPEND_FUNCTION):
+            for statement in (*SCHEMA, DROP_OLD_APPEND_FUNCTION, APPEND_FUNCTION):
                 await conn.execute(statement)
 
     async def wait_for_append(self, at_most: float) -> None:
@@ -128,8 +143,11 @@ class PostgresEventStore(EventStore):
             await self._listener.add_listener("modelrepo_events", self._on_notify)
         await super().wait_for_append(at_most)
 
-    def _on_notify(self, *_: object) -> None:
-        self.notify_appended()
+    def _on_notify(self, _conn: object, pid: int, _channel: str, payload: object) -> None:
+        text = str(payload)
+        position = int(text) if text.isdigit() else None
+        # Our own appends' notices may overtake the append's reply: known by the sender.
+        self.notify_appended(position, here=pid in self._db.backend_pids)
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -137,7 +155,7 @@ class PostgresEventStore(EventStore):
             self._listener = None
         await super().close()
 
-    async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
+    async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
         if not events:
             return []
         args = (
@@ -155,7 +173,12 @@ class PostgresEventStore(EventStore):
             )
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
-        return sorted(row[0] for row in rows)
+        rows = sorted(rows, key=lambda row: row[0])
+        self.notify_appended(rows[-1][0], here=True)
+        return [
+            RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
+            for e, (p, at) in zip(events, rows, strict=True)
+        ]
 
     async def read_aggregate(
         self,

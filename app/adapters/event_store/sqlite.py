@@ -84,7 +84,7 @@ class SqliteEventStore(EventStore):
     async def setup(self) -> None:
         await self._db.script(SCHEMA)
 
-    async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
+    async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
         if not events:
             return []
         try:
@@ -110,14 +110,23 @@ class SqliteEventStore(EventStore):
                     ],
                 )
                 # Nobody else can insert while we hold the write lock, so the batch got
-                # consecutive positions ending at the last inserted rowid.
-                last: int = await tx.fetchval("SELECT last_insert_rowid()")
+                # consecutive positions ending at the last inserted rowid (all at one time).
+                last = await tx.fetchrow(
+                    "SELECT position, recorded_at FROM events WHERE position = last_insert_rowid()"
+                )
         except sqlite3.IntegrityError as exc:
             if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
                 raise
             raise ConcurrencyConflict(str(exc)) from exc
-        self.notify_appended()
-        return list(range(last - len(events) + 1, last + 1))
+        assert last is not None
+        end: int = last["position"]
+        at = datetime.fromisoformat(last["recorded_at"])
+        self.notify_appended(end, here=True)
+        first = end - len(events) + 1
+        return [
+            RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
+            for p, e in enumerate(events, start=first)
+        ]
 
     async def read_aggregate(
         self,

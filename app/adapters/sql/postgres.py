@@ -38,6 +38,9 @@ class PostgresDatabase(Database):
         self._pool: asyncpg.Pool | None = None
         self._min_size = min_size
         self._max_size = max_size
+        # Server process ids of the pool's connections: a notification from one of them
+        # is this process's own doing.
+        self.backend_pids: set[int] = set()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -60,11 +63,15 @@ class PostgresDatabase(Database):
                 # The default reset runs several statements on every release; our code never
                 # leaves session state behind (transactions are context managers).
                 reset=_no_reset,
+                init=self._remember_pid,
             )
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             raise DatabaseUnavailable(
                 f"cannot connect to PostgreSQL at {mask_url(self.url)}: {exc}"
             ) from exc
+
+    async def _remember_pid(self, conn: asyncpg.Connection) -> None:
+        self.backend_pids.add(conn.get_server_pid())
 
     async def close(self) -> None:
         if self._pool is not None:

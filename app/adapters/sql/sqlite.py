@@ -28,7 +28,9 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 BUSY_TIMEOUT_MS = 30_000
 
 
+@functools.lru_cache(maxsize=1024)
 def _sql(sql: str) -> str:
+    """``$1`` placeholders (PostgreSQL's, which the SQL is written in) to ``?1``."""
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
