@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from app.adapters.event_store.port import EventStore, RecordedEvent
-from app.adapters.sql.port import Database, Tx
+from app.adapters.sql.port import Database, ExpectationFailed, Tx
 from app.services.serialization import EventMapper
 from projections.base import EventInfo, Projection, event_name
 
@@ -63,6 +63,13 @@ class Projector:
         self._appended: dict[int, RecordedEvent] = {}
         self._lock = asyncio.Lock()
         self._names = [p.name for p in self.projections]
+        names = ", ".join(f"${i + 3}" for i in range(len(self._names)))
+        # Locks the rows in name order, as _lock_positions does (no deadlock between them).
+        self._claim_sql = (
+            "UPDATE projection_state SET position = $1 WHERE position = $2 AND name IN ("
+            f"SELECT name FROM projection_state WHERE name IN ({names})"
+            f" ORDER BY name{db.for_update}) RETURNING name"
+        )
         self._handlers = [(p.name, p.handlers()) for p in self.projections]
         self._batch_handlers = [
             (p.name, handler)
@@ -125,7 +132,31 @@ class Projector:
                 return
 
     async def _apply_batch(self) -> bool:
-        async with self.db.transaction() as tx:
+        """Apply the next events in one transaction; False when there were none."""
+        own = self._take_appended(self.position)
+        if own and await self._apply_claimed(own):
+            return True
+        return await self._apply_locked()
+
+    async def _apply_claimed(self, events: list[RecordedEvent]) -> bool:
+        """The common case: this process's own events, right after where it left every
+        projection. One statement claims them (moves every position from just before
+        them to their end); if another process moved a position, it matches fewer rows,
+        the transaction rolls back and the locked path takes over."""
+        start, end = events[0].position - 1, events[-1].position
+        try:
+            async with self.db.transaction(durable=False) as tx:
+                await tx.expect(self._claim_sql, end, start, *self._names, rows=len(self._names))
+                await self._apply_events(tx, events, dict.fromkeys(self._names, start))
+        except ExpectationFailed:
+            return False
+        self._advance(end)
+        return True
+
+    async def _apply_locked(self) -> bool:
+        """Lock the positions, then apply what the projections have not seen: this
+        process's appended events when they come next, otherwise the log."""
+        async with self.db.transaction(durable=False) as tx:
             positions = await self._lock_positions(tx)
             start = min(positions.values())
             events = self._take_appended(start)
@@ -136,20 +167,28 @@ class Projector:
             if not events:
                 self.position = start
                 return False
-            infos = [await self._apply(tx, recorded, positions) for recorded in events]
-            for name, batch_handler in self._batch_handlers:
-                unseen = [i for i in infos if i.position > positions[name]]
-                if unseen:
-                    await batch_handler(tx, unseen)
+            await self._apply_events(tx, events, positions)
             end = events[-1].position
             await tx.executemany(
                 "UPDATE projection_state SET position = $2 WHERE name = $1",
                 [(name, max(pos, end)) for name, pos in positions.items()],
             )
+        self._advance(end)
+        return True
+
+    async def _apply_events(
+        self, tx: Tx, events: list[RecordedEvent], positions: dict[str, int]
+    ) -> None:
+        infos = [await self._apply(tx, recorded, positions) for recorded in events]
+        for name, batch_handler in self._batch_handlers:
+            unseen = [i for i in infos if i.position > positions[name]]
+            if unseen:
+                await batch_handler(tx, unseen)
+
+    def _advance(self, end: int) -> None:
         self.position = end
         for position in [p for p in self._appended if p <= end]:
             del self._appended[position]
-        return True
 
     def _take_appended(self, start: int) -> list[RecordedEvent]:
         """This process's appended events from ``start + 1`` on, while they are consecutive

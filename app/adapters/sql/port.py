@@ -20,6 +20,11 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message names it (password masked)."""
 
 
+class ExpectationFailed(Exception):
+    """A statement given to :meth:`Tx.expect` returned another number of rows; the
+    transaction is rolled back."""
+
+
 class Tx(ABC):
     """One open transaction."""
 
@@ -39,6 +44,14 @@ class Tx(ABC):
     async def fetchval(self, sql: str, *args: Any) -> Any:
         row = await self.fetchrow(sql, *args)
         return None if row is None else next(iter(row.values()))
+
+    async def expect(self, sql: str, *args: Any, rows: int) -> None:
+        """Run a statement (a write with RETURNING, say) that must return ``rows`` rows,
+        or the transaction fails with :class:`ExpectationFailed` (at the latest when it
+        commits: an adapter may send it with the writes after it)."""
+        got = len(await self.fetch(sql, *args))
+        if got != rows:
+            raise ExpectationFailed(f"expected {rows} rows, got {got}: {sql}")
 
 
 class Database(ABC):
@@ -60,8 +73,11 @@ class Database(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Tx]:
-        """A write transaction: committed on normal exit, rolled back on an exception."""
+    def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[Tx]:
+        """A write transaction: committed on normal exit, rolled back on an exception.
+        ``durable=False`` is for data derived from the log (read models): the commit need
+        not wait for the disk (PostgreSQL's synchronous_commit off), because a crash that
+        loses it loses the projection's position with it, and the log applies it again."""
 
     @abstractmethod
     def reader(self) -> AbstractAsyncContextManager[Tx]:

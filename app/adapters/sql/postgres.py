@@ -36,6 +36,7 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
+        self._derived: asyncpg.Pool | None = None  # transaction(durable=False)
         self._min_size = min_size
         self._max_size = max_size
         # Server process ids of the pool's connections: a notification from one of them
@@ -53,34 +54,44 @@ class PostgresDatabase(Database):
         return self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
     async def open(self) -> None:
-        dsn = self.dsn
         try:
-            self._pool = await asyncpg.create_pool(
-                dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=10,
-                # The default reset runs several statements on every release; our code never
-                # leaves session state behind (transactions are context managers).
-                reset=_no_reset,
-                init=self._remember_pid,
+            self._pool = await self._create_pool(self._min_size, self._max_size)
+            # A few connections whose commits do not wait for the WAL flush.
+            self._derived = await self._create_pool(
+                1, 2, server_settings={"synchronous_commit": "off"}
             )
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            await self.close()
             raise DatabaseUnavailable(
                 f"cannot connect to PostgreSQL at {mask_url(self.url)}: {exc}"
             ) from exc
+
+    async def _create_pool(self, min_size: int, max_size: int, **options: Any) -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            self.dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=10,
+            # The default reset runs several statements on every release; our code never
+            # leaves session state behind (transactions are context managers).
+            reset=_no_reset,
+            init=self._remember_pid,
+            **options,
+        )
 
     async def _remember_pid(self, conn: asyncpg.Connection) -> None:
         self.backend_pids.add(conn.get_server_pid())
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._derived):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._derived = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        async with self.pool.acquire() as conn, conn.transaction():
+    async def transaction(self, *, durable: bool = True) -> AsyncIterator[Tx]:
+        pool = self.pool if durable or self._derived is None else self._derived
+        async with pool.acquire() as conn, conn.transaction():
             yield PostgresTx(conn)
 
     @asynccontextmanager
