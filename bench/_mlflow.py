@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _http import Client
 from _load import Call
 from _procs import HOST, Server, free_port, running
 
@@ -95,20 +95,20 @@ def seed(venv: Path, postgres_url: str, start: int, stop: int, versions_per_mode
     return float(result["seconds"])
 
 
-async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+async def _post(http: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = await http.post(API + path, json=body)
     response.raise_for_status()
     data: dict[str, Any] = response.json()
     return data
 
 
-async def create_model(http: httpx.AsyncClient, name: str) -> str:
+async def create_model(http: Client, name: str) -> str:
     await _post(http, "/registered-models/create", {"name": name})
     return name
 
 
 def create_version_on(targets: Sequence[str], *, one_model: bool) -> Call:
-    async def call(http: httpx.AsyncClient, worker: int, index: int) -> bool:
+    async def call(http: Client, worker: int, index: int) -> bool:
         name = targets[0] if one_model else targets[worker % len(targets)]
         body = {"name": name, "source": f"s3://bench/{name}/{index}"}
         data = await _post(http, "/model-versions/create", body)
@@ -117,14 +117,14 @@ def create_version_on(targets: Sequence[str], *, one_model: bool) -> Call:
     return call
 
 
-async def search_models(http: httpx.AsyncClient, _: int, __: int) -> bool:
+async def search_models(http: Client, _: int, __: int) -> bool:
     response = await http.get(API + "/registered-models/search", params={"max_results": 100})
     response.raise_for_status()
     return len(response.json().get("registered_models", [])) == 100
 
 
 def get_model(names: Sequence[str]) -> Call:
-    async def call(http: httpx.AsyncClient, _: int, index: int) -> bool:
+    async def call(http: Client, _: int, index: int) -> bool:
         name = names[index % len(names)]
         response = await http.get(API + "/registered-models/get", params={"name": name})
         response.raise_for_status()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _http import Client
 from _load import Call, Run, drive_local
 from _procs import HOST, Server, free_port, running
 
@@ -88,7 +88,7 @@ async def serve(database_url: str, data_dir: Path, log_path: Path) -> AsyncItera
 
 
 async def graphql(
-    http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+    http: Client, query: str, variables: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     response = await http.post("/graphql", json={"query": query, "variables": variables or {}})
     response.raise_for_status()
@@ -99,7 +99,7 @@ async def graphql(
     return data
 
 
-async def import_model(http: httpx.AsyncClient, name: str) -> str:
+async def import_model(http: Client, name: str) -> str:
     result = (await graphql(http, IMPORT_MODEL, {"n": name}))["importModel"]
     if result["__typename"] != "ImportSuccess":
         raise ValueError(f"importModel {name}: {result}")
@@ -109,7 +109,7 @@ async def import_model(http: httpx.AsyncClient, name: str) -> str:
 def import_version_on(targets: Sequence[str], *, one_model: bool) -> Call:
     """Each worker writes to its own model (``targets[w % n]``), or all to the first."""
 
-    async def call(http: httpx.AsyncClient, worker: int, _: int) -> bool:
+    async def call(http: Client, worker: int, _: int) -> bool:
         target = targets[0] if one_model else targets[worker % len(targets)]
         data = await graphql(http, IMPORT_VERSION, {"m": target})
         return bool(data["importModelVersion"]["__typename"] == "ImportSuccess")
@@ -117,13 +117,13 @@ def import_version_on(targets: Sequence[str], *, one_model: bool) -> Call:
     return call
 
 
-async def list_models(http: httpx.AsyncClient, _: int, __: int) -> bool:
+async def list_models(http: Client, _: int, __: int) -> bool:
     edges = (await graphql(http, LIST_MODELS))["models"]["edges"]
     return len(edges) == 100
 
 
 def model_by_name(names: Sequence[str]) -> Call:
-    async def call(http: httpx.AsyncClient, _: int, index: int) -> bool:
+    async def call(http: Client, _: int, index: int) -> bool:
         name = names[index % len(names)]
         model = (await graphql(http, MODEL_BY_NAME, {"n": name}))["model"]
         return model is not None and model["name"] == name

@@ -37,8 +37,8 @@ from typing import Protocol
 import _eventstore
 import _mlflow
 import _modelrepo as mr
-import httpx
-from _load import Call, Run, client, drive, sample
+from _http import Client
+from _load import CLIENT_KIND, Call, Run, client, drive, sample
 from _procs import Server, analyze, ensure_venv, fresh_database
 from _report import Key, Results, ratios, read_table, store_table, table, write_table
 
@@ -46,9 +46,13 @@ HERE = Path(__file__).resolve().parent
 WRITE_CLIENTS = 8
 IN_PROCESS = "modelrepo in-process"
 METHOD = """\
-- Clients: httpx in one asyncio process on the same machine, one keep-alive connection each;
-  a request counts when the API reports success. Servers run one uvicorn worker, with
-  their default logging (both print an access-log line per request).
+- Clients: one asyncio process on the same machine, one keep-alive connection each; a
+  request counts when the API reports success. The HTTP client is the lean one of
+  bench/_http.py (hand-written requests, httptools parsing: tens of microseconds per
+  request) unless --client httpx (about 400 us per request, which a sequential client
+  adds to every request of either server); both peers always get the same client.
+  Servers run one uvicorn worker, with their default logging (both print an access-log
+  line per request).
 - modelrepo write cases use fresh models per case; "in-process" rows call
   ModelService.import_version directly (no HTTP/GraphQL) against the same database.
 - Seeds: modelrepo through its domain aggregates and event store (50 models per append),
@@ -59,7 +63,7 @@ METHOD = """\
 - MLflow runs with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false (no job-runner processes)."""
 MLFLOW_SEED_NOTE = "versions: bulk rows into MLflow's own ORM tables"
 
-CreateModel = Callable[[httpx.AsyncClient, str], Awaitable[str]]
+CreateModel = Callable[[Client, str], Awaitable[str]]
 
 
 class VersionCall(Protocol):
@@ -83,6 +87,7 @@ class Config:
     mlflow: bool
     venv: Path
     keep: bool
+    client: str = "lean"
 
     def sizes(self) -> list[int]:
         """Seed sizes to read at: the peer's (when smaller) and the full one."""
@@ -303,8 +308,10 @@ async def main(cfg: Config) -> None:
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="modelrepo-bench-"))
     results = Results()
+    CLIENT_KIND[0] = cfg.client
     try:
         print(_describe(cfg), flush=True)
+        print(f"HTTP client: {cfg.client}", flush=True)
         for backend in cfg.backends:
             await bench_modelrepo(cfg, results, backend, work)
         if cfg.mlflow:
@@ -350,6 +357,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
     p.add_argument("--no-mlflow", action="store_true", help="skip the peer")
     p.add_argument("--mlflow-venv", type=Path, default=HERE / ".venv-mlflow")
     p.add_argument("--keep", action="store_true", help="keep the work dir and server logs")
+    p.add_argument("--client", choices=["lean", "httpx"], default="lean", help="see _http.py")
     a = p.parse_args(argv)
     quick = bool(a.quick)
     models = a.models or (300 if quick else 10_000)
@@ -372,6 +380,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
         mlflow=not a.no_mlflow,
         venv=a.mlflow_venv,
         keep=bool(a.keep),
+        client=a.client,
     )
 
 

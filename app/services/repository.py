@@ -35,6 +35,9 @@ CACHE_SIZE = 10_000
 # Set while a command runs (Commands.run): its loads may take aggregates from the cache,
 # because it saves what it changes and a stale one then fails the save with a conflict.
 _IN_COMMAND: ContextVar[bool] = ContextVar("modelrepo_in_command", default=False)
+# The events a running command saved: Commands.run waits for the read models after it
+# lets go of the aggregate's lock, so the next command on it need not wait for them too.
+_SAVED: ContextVar[list[RecordedEvent] | None] = ContextVar("modelrepo_saved", default=None)
 
 
 class AggregateCache:
@@ -178,18 +181,28 @@ class Commands:
 
     async def save(self, *aggregates: Aggregate, meta: EventMeta) -> None:
         recorded = await self.repo.save(*aggregates, meta=meta)
-        if recorded:
+        saved = _SAVED.get()
+        if saved is not None:
+            saved.extend(recorded)  # the running command waits for them (run)
+        elif recorded:
             await self.projector.wait_for(recorded[-1].position, recorded)
 
     async def run(self, key: UUID | None, command: Callable[[], Awaitable[T]]) -> T:
-        in_command = _IN_COMMAND.set(True)
+        """Run a command; it returns once the read models show what it saved."""
+        saved: list[RecordedEvent] = []
+        in_command, saving = _IN_COMMAND.set(True), _SAVED.set(saved)
         try:
             if key is None:
-                return await retry_on_conflict(command)
-            async with self._locks.hold(key):
-                return await retry_on_conflict(command)
+                result = await retry_on_conflict(command)
+            else:
+                async with self._locks.hold(key):
+                    result = await retry_on_conflict(command)
         finally:
             _IN_COMMAND.reset(in_command)
+            _SAVED.reset(saving)
+        if saved:
+            await self.projector.wait_for(saved[-1].position, saved)
+        return result
 
     async def change(
         self,
