@@ -1,9 +1,11 @@
 """Commands load what this process saved last from memory, and stay right when another
-process changed it since (optimistic concurrency retries from the store)."""
+process changed it since (optimistic concurrency retries from the store); they wait for the
+read models after letting go of the aggregate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -11,8 +13,9 @@ import pytest
 
 from app.adapters.event_store.memory import InMemoryEventStore
 from app.adapters.event_store.port import EventMeta, RecordedEvent
-from app.services.models import VersionSpec
-from app.services.repository import AggregateCache
+from app.services.models import ModelService, VersionSpec
+from app.services.repository import AggregateCache, Repository
+from app.services.serialization import EventMapper
 from domain.errors import ValidationError
 from domain.model import Model, ModelList
 from tests.unit.fakes import model_service
@@ -110,3 +113,38 @@ def test_events_seen_in_the_log_drop_older_entries() -> None:
     assert len(cache) == 1
     cache.saw([seen(aggregate.version + 1)])
     assert cache.take(aggregate.id) is None
+
+
+class GatedSync:
+    """A read side that catches up only when the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.waiting: list[int] = []
+        self.expected = 1_000
+        self.all_waiting = asyncio.Event()
+
+    async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None:
+        self.waiting.append(position)
+        if len(self.waiting) >= self.expected:
+            self.all_waiting.set()
+        await self.gate.wait()
+
+
+async def test_a_command_waits_for_the_read_models_after_letting_go_of_the_lock() -> None:
+    """The next command on the same model appends while the first waits for projection."""
+    sync = GatedSync()
+    service = ModelService(Repository(InMemoryEventStore(), EventMapper()), sync)
+    sync.gate.set()
+    created, _ = await service.import_model("m", ONNX, meta=META)
+    sync.gate.clear()
+    sync.waiting.clear()
+    sync.expected = 2  # both versions appended and waiting for the read side
+    first = asyncio.create_task(service.import_version(created.id, ONNX, meta=META))
+    second = asyncio.create_task(service.import_version(created.id, ONNX, meta=META))
+    async with asyncio.timeout(5):
+        await sync.all_waiting.wait()
+    assert not first.done() and not second.done()
+    sync.gate.set()
+    numbers = sorted(v.number for _, v in await asyncio.gather(first, second))
+    assert numbers == [2, 3]
