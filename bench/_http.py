@@ -10,10 +10,9 @@ get the same client; ``--client httpx`` shows the figures with httpx.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json as jsonlib
 from collections.abc import Mapping
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 from urllib.parse import urlencode, urlsplit
 
 import httptools
@@ -57,19 +56,48 @@ class LeanResponse:
         return self
 
 
-class _Parsed:
-    """httptools callbacks: the status and the body of one answer."""
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: writes a request, parses the answer as it arrives."""
 
     def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
         self.parts: list[bytes] = []
-        self.done = False
-        self.keep_alive = True
+        self.waiter: asyncio.Future[LeanResponse] | None = None
+        self.closing = False  # the answer said "connection: close"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._fail(exc or ConnectionError("the server closed the connection"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"connection" and b"close" in value.lower():
+            self.closing = True
 
     def on_body(self, body: bytes) -> None:
         self.parts.append(body)
 
     def on_message_complete(self) -> None:
-        self.done = True
+        response = LeanResponse(self.parser.get_status_code(), b"".join(self.parts))
+        self.parts = []
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
 
 
 class LeanClient:
@@ -82,7 +110,7 @@ class LeanClient:
         self._port = url.port or 80
         fixed = {"host": url.netloc, "user-agent": "modelrepo-bench", **(headers or {})}
         self._head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
-        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._conn: _Connection | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -93,12 +121,9 @@ class LeanClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._streams is not None:
-            writer = self._streams[1]
-            self._streams = None
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.transport is not None:
+            conn.transport.close()
 
     async def post(self, path: str, *, json: Any = None) -> LeanResponse:
         body = jsonlib.dumps(json).encode()
@@ -110,23 +135,19 @@ class LeanClient:
         return await self._request("GET", path, b"", "")
 
     async def _request(self, method: str, path: str, body: bytes, extra: str) -> LeanResponse:
+        loop = asyncio.get_running_loop()
         async with asyncio.timeout(TIMEOUT_S):
-            if self._streams is None:
-                self._streams = await asyncio.open_connection(self._host, self._port)
-            reader, writer = self._streams
+            if self._conn is None or self._conn.transport is None:
+                _, self._conn = await loop.create_connection(_Connection, self._host, self._port)
+            conn = self._conn
+            assert conn.transport is not None
             head = f"{method} {path} HTTP/1.1\r\n{self._head}{extra}content-length: {len(body)}"
-            writer.write(head.encode() + b"\r\n\r\n" + body)
-            parsed = _Parsed()
-            parser = httptools.HttpResponseParser(parsed)
-            while not parsed.done:
-                data = await reader.read(65536)
-                if not data:
-                    await self.aclose()
-                    raise ConnectionError("the server closed the connection mid-answer")
-                parser.feed_data(data)
-            if not parser.should_keep_alive():
+            conn.waiter = loop.create_future()
+            conn.transport.write(head.encode() + b"\r\n\r\n" + body)
+            response = await conn.waiter
+            if conn.closing:  # (HTTP/1.1 keeps the connection otherwise)
                 await self.aclose()
-            return LeanResponse(parser.get_status_code(), b"".join(parsed.parts))
+            return response
 
 
 def make_client(kind: str, base_url: str, headers: Mapping[str, str] | None = None) -> Client:
