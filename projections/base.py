@@ -66,7 +66,7 @@ def event_name(topic: str) -> str:
 
 def iso(moment: datetime) -> str:
     """Fixed-width ISO-8601 in UTC, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> datetime:

@@ -266,7 +266,7 @@ class Projector:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + interval
             while (left := deadline - loop.time()) > 0:
-                await self.store.wait_for_append(left)
+                await self.store.wait_for_append(left, elsewhere=True)
                 if self.store.highest_appended > max(
                     self.position, self.store.highest_appended_here
                 ):

@@ -50,6 +50,7 @@ class RecordedEvent:
 
 class EventStore(ABC):
     _appended: asyncio.Event | None = None
+    _appended_elsewhere: asyncio.Event | None = None
     # The highest position this process knows was appended: by itself, or by another
     # process where the backend tells (PostgreSQL's notifications carry it); and the
     # highest this process appended itself.
@@ -64,12 +65,18 @@ class EventStore(ABC):
         """Release what setup opened beyond the database pool (listeners)."""
         self.notify_appended()  # nobody keeps waiting on a closed store
 
-    async def wait_for_append(self, at_most: float) -> None:
+    async def wait_for_append(self, at_most: float, *, elsewhere: bool = False) -> None:
         """Return soon after an append (in this process, or another one where the backend
-        can tell) — or after ``at_most`` seconds, so followers also poll."""
-        if self._appended is None:
-            self._appended = asyncio.Event()
-        appended = self._appended
+        can tell; with ``elsewhere``, only another one's) — or after ``at_most`` seconds,
+        so followers also poll."""
+        if elsewhere:
+            if self._appended_elsewhere is None:
+                self._appended_elsewhere = asyncio.Event()
+            appended = self._appended_elsewhere
+        else:
+            if self._appended is None:
+                self._appended = asyncio.Event()
+            appended = self._appended
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(at_most):
                 await appended.wait()
@@ -81,9 +88,13 @@ class EventStore(ABC):
             self.highest_appended = max(self.highest_appended, position)
             if here:
                 self.highest_appended_here = max(self.highest_appended_here, position)
-        appended, self._appended = self._appended, asyncio.Event()
-        if appended is not None:
-            appended.set()
+        waiting = [self._appended] if here else [self._appended, self._appended_elsewhere]
+        self._appended = asyncio.Event()
+        if not here:
+            self._appended_elsewhere = asyncio.Event()
+        for appended in waiting:
+            if appended is not None:
+                appended.set()
 
     async def append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[int]:
         """Append all events atomically and return their positions, in order.

@@ -135,13 +135,13 @@ class PostgresEventStore(EventStore):
             for statement in (*SCHEMA, DROP_OLD_APPEND_FUNCTION, APPEND_FUNCTION):
                 await conn.execute(statement)
 
-    async def wait_for_append(self, at_most: float) -> None:
+    async def wait_for_append(self, at_most: float, *, elsewhere: bool = False) -> None:
         if self._listener is None:
             # A connection of its own, opened by the first follower: LISTEN holds it for
             # the life of the store.
             self._listener = await asyncpg.connect(self._db.dsn)
             await self._listener.add_listener("modelrepo_events", self._on_notify)
-        await super().wait_for_append(at_most)
+        await super().wait_for_append(at_most, elsewhere=elsewhere)
 
     def _on_notify(self, _conn: object, pid: int, _channel: str, payload: object) -> None:
         text = str(payload)
