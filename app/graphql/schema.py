@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules
 from graphql import parse as graphql_parse
 from strawberry.extensions import (
     MaskErrors,
@@ -103,23 +103,19 @@ class CachedLimits(SchemaExtension):
     MaxTokensLimiter, ParserCache, AddValidationRules and ValidationCache do together, as
     one extension, because every extension costs every request its hooks."""
 
-    def __init__(self, parse: Callable[..., Any], validate: Callable[..., Any], rules: Any):
+    def __init__(self, parse: Callable[[str], Any], validate: Callable[[Any, str], Any]):
         self._parse = parse
         self._validate = validate
-        self._rules = rules
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        context.graphql_document = self._parse(context.query)
+        context.graphql_document = self._parse(context.query or "")
         yield
 
     def on_validate(self) -> Iterator[None]:
+        # Keyed by the query's text, not by the document (hashing a document walks it).
         context = self.execution_context
-        rules = (*context.validation_rules, *self._rules)
-        context.validation_rules = rules
-        context.pre_execution_errors = self._validate(
-            context.schema._schema, context.graphql_document, rules
-        )
+        context.pre_execution_errors = self._validate(context.schema._schema, context.query or "")
         yield
 
 
@@ -132,12 +128,17 @@ def build_schema(
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     )
-    parse = functools.lru_cache(maxsize=CACHE_SIZE)(
-        functools.partial(graphql_parse, max_tokens=max_tokens)
-    )
-    validate = functools.lru_cache(maxsize=CACHE_SIZE)(validate_document)
+
+    @functools.lru_cache(maxsize=CACHE_SIZE)
+    def parse(query: str) -> DocumentNode:
+        return graphql_parse(query, max_tokens=max_tokens)
+
+    @functools.lru_cache(maxsize=CACHE_SIZE)
+    def validate(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+        return validate_document(schema, parse(query), (*specified_rules, *rules))
+
     extensions: list[Any] = [
-        lambda: CachedLimits(parse, validate, rules),
+        lambda: CachedLimits(parse, validate),
         MaskUnexpectedErrors,
     ]
     return strawberry.Schema(
