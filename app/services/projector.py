@@ -4,6 +4,13 @@ Each batch is one transaction that locks the projections' position rows, applies
 events each projection has not seen, and moves the positions: rows and positions commit
 together (exactly once), and several server processes can share one database because
 the locked position decides who applied what.
+
+Events this process appended itself are applied from memory (the commands that appended
+them wait here for read-your-writes), and when they come right where this process left
+every projection, one statement claims them instead (it moves every position, or matches
+fewer rows and the locked way above takes over). Read-model transactions are not
+durable (Database.transaction(durable=False)): a crash can only lose what the log
+applies again.
 """
 
 from __future__ import annotations
