@@ -51,8 +51,8 @@ METHOD = """\
   bench/_http.py (hand-written requests, httptools parsing: tens of microseconds per
   request) unless --client httpx (about 400 us per request, which a sequential client
   adds to every request of either server); both peers always get the same client.
-  Servers run one uvicorn worker, with their default logging (both print an access-log
-  line per request).
+  Servers run one uvicorn worker with their default logging: MLflow's uvicorn prints an
+  access-log line per request, modelrepo prints none unless `serve --access-log`.
 - modelrepo write cases use fresh models per case; "in-process" rows call
   ModelService.import_version directly (no HTTP/GraphQL) against the same database.
 - Seeds: modelrepo through its domain aggregates and event store (50 models per append),
