@@ -187,7 +187,7 @@ def _budgeted(
     deadline = time.perf_counter() + INLINE_BUDGET_S
     conn.set_progress_handler(lambda: time.perf_counter() > deadline, 1000)
     try:
-        return [dict(row) for row in conn.execute(sql, args).fetchall()]
+        return _rows(conn, sql, args)
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorname == "SQLITE_INTERRUPT":
             owner.slow.add(sql)
@@ -238,7 +238,11 @@ def _fetch(
         if rows is None:
             raise _Moved(_fetch, sql, args)
         return rows
-    return _waiting(lambda: [dict(row) for row in conn.execute(sql, args).fetchall()])
+    return _waiting(lambda: _rows(conn, sql, args))
+
+
+def _rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Row]:
+    return [dict(row) for row in conn.execute(sql, args).fetchall()]
 
 
 def _send(
@@ -276,12 +280,13 @@ def _send(
                 conn.execute(statement.sql, statement.args)
         rows: list[Row] = []
         if read is not None:
-            budgeted = None
             if inline is not None and _is_select(read.sql):
                 budgeted = _budgeted(conn, inline, read.sql, read.args)
                 if budgeted is None:
                     raise _Moved(_send, False, [], read, commit)
-            rows = budgeted if budgeted is not None else _fetch(conn, read.sql, read.args)
+                rows = budgeted
+            else:  # the write lock is held: nothing to wait for
+                rows = _rows(conn, read.sql, read.args)
         if commit and conn.in_transaction:
             conn.execute("COMMIT")
         return rows
