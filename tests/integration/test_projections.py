@@ -16,6 +16,7 @@ from app.services.projector import Projector, stop
 from app.settings import Settings
 from domain.model import Model, ModelList
 from projections.versions import VersionsProjection
+from tests.unit.fakes import spy
 
 META = EventMeta(actor="tester")
 TABLES = ("rm_models", "rm_model_tags", "rm_versions", "rm_audit", "rm_tokens")
@@ -119,19 +120,6 @@ async def test_a_changed_read_model_is_rebuilt_at_start(container: Container) ->
     assert await container.db.fetch("SELECT * FROM rm_versions") == []
     await changed.catch_up()
     assert await dump(container.db) == before
-
-
-def spy(obj: Any, name: str) -> list[Any]:
-    """Counts calls of ``obj.<name>`` (an async method), keeping its behaviour."""
-    calls: list[Any] = []
-    original = getattr(obj, name)
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return await original(*args, **kwargs)
-
-    setattr(obj, name, counted)
-    return calls
 
 
 async def test_commands_project_their_own_events_without_reading_the_log(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from app.adapters.event_store.memory import InMemoryEventStore
 from app.adapters.event_store.port import RecordedEvent
@@ -25,3 +26,17 @@ def model_service(snapshot_every: int = 50) -> tuple[ModelService, InMemoryEvent
     store = InMemoryEventStore()
     repository = Repository(store, EventMapper(), snapshot_every=snapshot_every)
     return ModelService(repository, RecordingSync()), store
+
+
+def spy(obj: object, name: str) -> list[Any]:
+    """Records the first argument (None without one) of every call of the async method
+    ``obj.<name>``, which keeps its behaviour."""
+    calls: list[Any] = []
+    original: Callable[..., Any] = getattr(obj, name)
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0] if args else None)
+        return await original(*args, **kwargs)
+
+    setattr(obj, name, recorded)
+    return calls

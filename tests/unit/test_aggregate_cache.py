@@ -5,8 +5,7 @@ read models after letting go of the aggregate."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 from uuid import uuid4
 
 import pytest
@@ -18,23 +17,10 @@ from app.services.repository import AggregateCache, Repository
 from app.services.serialization import EventMapper
 from domain.errors import ValidationError
 from domain.model import Model, ModelList
-from tests.unit.fakes import model_service
+from tests.unit.fakes import model_service, spy
 
 META = EventMeta(actor="tester", request_id="r1")
 ONNX = VersionSpec(model_format="ONNX")
-
-
-def count_calls(store: InMemoryEventStore, name: str) -> list[Any]:
-    """Records the first argument of every call of ``store.<name>``."""
-    calls: list[Any] = []
-    original: Callable[..., Any] = getattr(store, name)
-
-    async def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0] if args else None)
-        return await original(*args, **kwargs)
-
-    setattr(store, name, spy)
-    return calls
 
 
 def model(version_count: int = 1) -> Model:
@@ -48,7 +34,7 @@ def model(version_count: int = 1) -> Model:
 async def test_commands_take_what_this_process_saved_last_from_memory() -> None:
     service, store = model_service()
     created, _ = await service.import_model("m", ONNX, meta=META)
-    reads = count_calls(store, "read_aggregate")
+    reads = spy(store, "read_aggregate")
     for _ in range(3):
         await service.import_version(created.id, ONNX, meta=META)
     assert created.id not in reads
@@ -66,7 +52,7 @@ async def test_a_stale_aggregate_fails_its_save_and_the_retry_reads_the_store() 
     await service_b.edit_tags(created.id, [("team", "cv")], meta=META)
     await service_b.import_version(created.id, ONNX, meta=META)  # V2 by B
 
-    reads = count_calls(store, "read_aggregate")
+    reads = spy(store, "read_aggregate")
     updated, v3 = await service_a.import_version(created.id, ONNX, meta=META)
     assert v3.number == 3 and updated.tags == {"team": "cv"}
     assert reads == [created.id]  # the conflict's retry
@@ -79,7 +65,7 @@ async def test_an_aggregate_a_command_refused_to_change_is_loaded_again() -> Non
     created, _ = await service.import_model("m", ONNX, tags={"a": "1"}, meta=META)
     with pytest.raises(ValidationError):
         await service.edit_tags(created.id, [(f"k{i}", "v") for i in range(51)], meta=META)
-    reads = count_calls(store, "read_aggregate")
+    reads = spy(store, "read_aggregate")
     edited = await service.edit_tags(created.id, [("b", "2")], meta=META)
     assert edited.tags == {"b": "2"} and reads == [created.id]
 
