@@ -5,8 +5,6 @@ jobs on one version at once both finish with distinct versions."""
 from __future__ import annotations
 
 import io
-import json
-import textwrap
 import zipfile
 from typing import Any
 
@@ -19,6 +17,7 @@ from app.services.models import VersionSpec
 from tests.e2e.conftest import Api
 from tests.e2e.serving_helpers import model_with_versions, predict, publish
 from tests.e2e.test_uploads import import_upload
+from tests.unit.package_builders import torch_net_files
 
 OPTIMIZE = """
 mutation($versionId: ID!, $methods: [OptimizationMethod!]!, $example: JSON,
@@ -205,51 +204,17 @@ async def test_two_optimizations_of_one_version_at_once_make_two_versions(api: A
     assert {v["id"] for v in linked} == versions
 
 
-NET_SERVICE = textwrap.dedent(
-    """
-    import os
-    import torch
-
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = torch.nn.Linear(6, 3)
-
-        def forward(self, x):
-            return torch.softmax(self.fc(x), dim=-1)
-
-
-    class Model:
-        def __init__(self, model_dir):
-            self.model = Net()
-            state = torch.load(os.path.join(model_dir, "weights.pt"), weights_only=True)
-            self.model.load_state_dict(state)
-
-        def predict(self, data):
-            with torch.no_grad():
-                return self.model(torch.from_numpy(data["x"])).numpy()
-    """
-)
-NET_CONFIG = {
-    "inputs": [{"name": "x", "type": "float32", "shape": [-1, 6]}],
-    "outputs": [{"name": "y", "type": "float32", "shape": [-1, 3]}],
-}
 VERSION = """
 query($id: ID!) { modelVersion(id: $id) { format runtime model { list } } }"""
 
 
 def pytorch_package() -> bytes:
     """A PyTorch native package: model_service.py builds the network and loads its state."""
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(1)
-    weights = io.BytesIO()
-    torch.save({f"fc.{k}": v for k, v in torch.nn.Linear(6, 3).state_dict().items()}, weights)
+    pytest.importorskip("torch")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("model_service.py", NET_SERVICE)
-        archive.writestr("config.json", json.dumps(NET_CONFIG))
-        archive.writestr("weights.pt", weights.getvalue())
+        for name, data in torch_net_files().items():
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -3,8 +3,6 @@ loads and answers like the source, with a report; a wrong example input is refus
 
 from __future__ import annotations
 
-import json
-import textwrap
 import warnings
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from app.optimize.pipeline import optimize, preflight
 from app.optimize.pytorch_export import ExportFailed
 from app.optimize.runners import onnx_runner, torchscript_runner
 from domain.errors import ValidationError
+from tests.unit.package_builders import torch_net_files
 
 torch = pytest.importorskip("torch")
 
@@ -70,42 +69,10 @@ def test_a_wrong_example_is_refused_by_the_torchscript_model(tmp_path: Path) -> 
     assert caught.value.field == "exampleInput" and "rejects" in caught.value.message
 
 
-SERVICE = """
-import os
-import torch
-
-
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(6, 3)
-
-    def forward(self, x):
-        return torch.softmax(self.fc(x), dim=-1)
-
-
-class Model:
-    def __init__(self, model_dir):
-        self.model = Net()
-        state = torch.load(os.path.join(model_dir, "weights.pt"), weights_only=True)
-        self.model.load_state_dict(state)
-
-    def predict(self, data):
-        return self.model(torch.from_numpy(data["x"])).detach().numpy()
-"""
-
-
 def pytorch_package(root: Path) -> Path:
     root.mkdir()
-    (root / "model_service.py").write_text(textwrap.dedent(SERVICE))
-    config = {
-        "inputs": [{"name": "x", "type": "float32", "shape": [-1, 6]}],
-        "outputs": [{"name": "y", "type": "float32", "shape": [-1, 3]}],
-    }
-    (root / "config.json").write_text(json.dumps(config))
-    torch.manual_seed(1)
-    state = {f"fc.{k}": v for k, v in torch.nn.Linear(6, 3).state_dict().items()}
-    torch.save(state, root / "weights.pt")
+    for name, data in torch_net_files().items():
+        (root / name).write_bytes(data)
     return root
 
 

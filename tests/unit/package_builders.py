@@ -3,6 +3,7 @@ PMML text, TorchScript-shaped zips and hostile pickles. Nothing binary is commit
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -187,3 +188,50 @@ def write_service(root: Path, config: object = SERVICE_CONFIG) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "model_service.py").write_text(SERVICE_SCRIPT)
     (root / "config.json").write_text(json.dumps(config))
+
+
+# --- PyTorch native (model_service.py builds the network) --------------------------------
+
+TORCH_NET_SERVICE = """\
+import os
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+class Model:
+    def __init__(self, model_dir):
+        self.model = Net()
+        state = torch.load(os.path.join(model_dir, "weights.pt"), weights_only=True)
+        self.model.load_state_dict(state)
+
+    def predict(self, data):
+        with torch.no_grad():
+            return self.model(torch.from_numpy(data["x"])).numpy()
+"""
+TORCH_NET_CONFIG = {
+    "inputs": [{"name": "x", "type": "float32", "shape": [-1, 6]}],
+    "outputs": [{"name": "y", "type": "float32", "shape": [-1, 3]}],
+}
+
+
+def torch_net_files() -> dict[str, bytes]:
+    """A PyTorch native package's files: model_service.py builds a 6-to-3 network and
+    loads its seeded weights. Needs torch (callers skip without it)."""
+    import torch
+
+    torch.manual_seed(1)
+    weights = io.BytesIO()
+    torch.save({f"fc.{k}": v for k, v in torch.nn.Linear(6, 3).state_dict().items()}, weights)
+    return {
+        "model_service.py": TORCH_NET_SERVICE.encode(),
+        "config.json": json.dumps(TORCH_NET_CONFIG).encode(),
+        "weights.pt": weights.getvalue(),
+    }
