@@ -1,15 +1,48 @@
-"""PostgreSQL through an asyncpg pool."""
+"""PostgreSQL through an asyncpg pool.
+
+Durable transactions run statement by statement (a round trip each). Read-model
+transactions (``durable=False``) hold their writes and send them together, with the
+values written into the SQL as literals: one simple-protocol message, so one round trip,
+at the next read or at the commit. asyncpg cannot pipeline different prepared statements,
+and a projection's handful of small writes cost far more in round trips than in parsing.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from app.adapters.sql.port import Database, DatabaseUnavailable, Row, Tx, mask_url
+from app.adapters.sql.port import (
+    Database,
+    DatabaseUnavailable,
+    ExpectationFailed,
+    Row,
+    Tx,
+    mask_url,
+)
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+# Raised by modelrepo_expect() when a statement given to Tx.expect returned another count.
+EXPECTATION_FAILED = "MRX01"
+SETUP_LOCK_KEY = 0x6D6F64656C7266  # "modelrf": serializes the function's creation
+EXPECT_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION modelrepo_expect(got BIGINT, wanted BIGINT, statement TEXT)
+RETURNS VOID LANGUAGE plpgsql AS $body$
+BEGIN
+    IF got <> wanted THEN
+        RAISE EXCEPTION 'expected % rows, got %: %', wanted, got, statement
+            USING ERRCODE = '{EXPECTATION_FAILED}';
+    END IF;
+END
+$body$
+"""
 
 
 class PostgresTx(Tx):
@@ -26,8 +59,116 @@ class PostgresTx(Tx):
         return [dict(r) for r in await self.conn.fetch(sql, *args)]
 
 
+class _Unsupported(TypeError):
+    """A value with no literal form here: its statement runs as a prepared statement."""
+
+
+def literal(value: Any) -> str:
+    """A value as SQL text that PostgreSQL reads back as the same value. Strings become
+    untyped literals (the context gives their type, as it does a parameter's); the
+    connections run with standard_conforming_strings on, so only quotes are doubled."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return f"({int(value)})"
+    if isinstance(value, float):  # typed: a numeric literal would lose -0.0
+        return f"'{value!r}'::float8"
+    if isinstance(value, str | UUID):
+        text = str(value)
+        if "\x00" in text:
+            raise ValueError("a text value cannot contain NUL characters")
+        return "'" + text.replace("'", "''") + "'"
+    if isinstance(value, bytes):
+        return f"'\\x{value.hex()}'::bytea"
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return f"'{value.isoformat()}'::timestamptz"
+    raise _Unsupported(f"no SQL literal for {type(value).__name__}")
+
+
+def inline(sql: str, args: Sequence[Any]) -> str:
+    """``sql`` with its ``$n`` placeholders replaced by the literals of ``args``."""
+    literals = [literal(value) for value in args]
+    return _PLACEHOLDER.sub(lambda m: literals[int(m.group(1)) - 1], sql)
+
+
+class _PipelinedTx(PostgresTx):
+    """Writes wait for the next read or the commit, then go in one message; reads see the
+    writes before them. Errors of held writes surface there (the same asyncpg errors)."""
+
+    def __init__(self, conn: PoolConnectionProxy) -> None:
+        super().__init__(conn)
+        self._held: list[str] = []
+        self._begun = False
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        try:
+            self._held.append(inline(sql, args))
+        except _Unsupported:
+            await self._flush()
+            await super().execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            self._held.extend([inline(sql, row) for row in rows])
+        except _Unsupported:
+            await self._flush()
+            await super().executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        await self._flush()
+        return await super().fetch(sql, *args)
+
+    async def expect(self, sql: str, *args: Any, rows: int) -> None:
+        """Held like a write: the server counts the rows and raises when they differ."""
+        try:
+            statement = inline(sql, args)
+        except _Unsupported:
+            await self._flush()
+            await super().expect(sql, *args, rows=rows)
+            return
+        self._held.append(
+            f"WITH expected AS ({statement}) SELECT modelrepo_expect(count(*), {rows},"
+            f" {literal(sql)}) FROM expected"
+        )
+
+    async def _flush(self, *, commit: bool = False) -> None:
+        """Send the held writes. The first send opens the transaction, unless it is also the
+        last: then the statements run as one message's implicit transaction."""
+        statements, self._held = self._held, []
+        if not self._begun and not commit:
+            statements.insert(0, "BEGIN")
+            self._begun = True
+        elif self._begun and commit:
+            statements.append("COMMIT")
+        if not statements:
+            return
+        try:
+            await self.conn.execute(";\n".join(statements))
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == EXPECTATION_FAILED:
+                raise ExpectationFailed(str(exc)) from exc
+            raise
+
+    async def commit(self) -> None:
+        await self._flush(commit=True)
+
+
 async def _no_reset(conn: asyncpg.Connection) -> None:
     return None
+
+
+async def _abandon(conn: PoolConnectionProxy) -> None:
+    """Roll back what a failed or cancelled transaction left open. A connection that cannot
+    say (a query still being cancelled, say) is closed: the pool must not hand it out in a
+    transaction (its reset is a no-op)."""
+    if not conn.is_in_transaction():
+        return
+    try:
+        await conn.execute("ROLLBACK")
+    except Exception:
+        conn.terminate()
 
 
 class PostgresDatabase(Database):
@@ -56,10 +197,16 @@ class PostgresDatabase(Database):
     async def open(self) -> None:
         try:
             self._pool = await self._create_pool(self._min_size, self._max_size)
-            # A few connections whose commits do not wait for the WAL flush.
+            # A few connections whose commits do not wait for the WAL flush, for
+            # read-model transactions (their literals need standard_conforming_strings).
             self._derived = await self._create_pool(
-                1, 2, server_settings={"synchronous_commit": "off"}
+                1,
+                2,
+                server_settings={"synchronous_commit": "off", "standard_conforming_strings": "on"},
             )
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", SETUP_LOCK_KEY)
+                await conn.execute(EXPECT_FUNCTION)
         except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
             await self.close()
             raise DatabaseUnavailable(
@@ -90,9 +237,18 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, *, durable: bool = True) -> AsyncIterator[Tx]:
-        pool = self.pool if durable or self._derived is None else self._derived
-        async with pool.acquire() as conn, conn.transaction():
-            yield PostgresTx(conn)
+        if durable or self._derived is None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield PostgresTx(conn)
+            return
+        async with self._derived.acquire() as conn:
+            tx = _PipelinedTx(conn)
+            try:
+                yield tx
+                await tx.commit()
+            except BaseException:
+                await _abandon(conn)
+                raise
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Tx]:

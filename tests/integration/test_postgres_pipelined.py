@@ -1,0 +1,217 @@
+"""PostgreSQL read-model transactions (``durable=False``) hold their writes and send them
+in one message, values written in as literals: the values must come back unchanged, the
+errors must be the usual ones (at the latest at the commit), and a failed or cancelled
+transaction must leave nothing behind, neither rows nor an open transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+
+from app.adapters.sql.port import ExpectationFailed, Tx
+from app.adapters.sql.postgres import PostgresDatabase, PostgresTx, literal
+from tests.unit.fakes import spy
+
+COLUMNS = "(k INTEGER PRIMARY KEY, t TEXT, i BIGINT, f DOUBLE PRECISION, b BOOLEAN, y BYTEA,"
+COLUMNS += " u UUID, at TIMESTAMPTZ)"
+INSERT = "INSERT INTO v (k, t, i, f, b, y, u, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+
+TEXTS = [
+    "",
+    "plain",
+    "it's",
+    "''",
+    "back\\slash\\'",
+    "'); DROP TABLE v; --",
+    "$1 $$ $body$",
+    "line\nbreak\ttab",
+    "ünïcødé 模型 🚀",
+    "E'\\x41'",
+]
+NUMBERS = [0, -1, 2**63 - 1, -(2**63)]
+FLOATS = [0.0, -0.0, 0.1, 0.9, -2.5e-300, 1.7976931348623157e308, math.inf, -math.inf]
+
+
+@pytest.fixture
+async def db(pg_database: PostgresDatabase) -> PostgresDatabase:
+    await pg_database.script([f"CREATE TABLE v {COLUMNS}"])
+    return pg_database
+
+
+def rows_for_every_value() -> list[tuple[object, ...]]:
+    moment = datetime(2026, 11, 23, 8, 30, 1, 123456, tzinfo=timezone(timedelta(hours=5)))
+    rows: list[tuple[object, ...]] = []
+    for k, text in enumerate(TEXTS):
+        rows.append((k, text, None, None, None, None, None, None))
+    for k, number in enumerate(NUMBERS, start=100):
+        rows.append((k, None, number, float(number % 7), k % 2 == 0, None, None, None))
+    for k, value in enumerate(FLOATS, start=200):
+        rows.append((k, None, None, value, None, None, None, None))
+    rows.append((300, None, None, None, None, bytes(range(256)), None, None))
+    rows.append((301, None, None, None, None, b"", UUID(int=7), moment))
+    rows.append((302, None, None, None, None, None, None, datetime(1999, 1, 1, tzinfo=UTC)))
+    return rows
+
+
+async def test_values_written_as_literals_read_back_unchanged(db: PostgresDatabase) -> None:
+    rows = rows_for_every_value()
+    async with db.transaction(durable=False) as tx:
+        await tx.executemany(INSERT, rows)
+        await tx.execute(INSERT, 400, "single", 5, 0.5, True, b"x", UUID(int=1), None)
+    got = await db.fetch("SELECT k, t, i, f, b, y, u, at FROM v ORDER BY k")
+    assert [tuple(r.values()) for r in got] == [
+        *rows,
+        (400, "single", 5, 0.5, True, b"x", UUID(int=1), None),
+    ]
+    negative_zero = next(r["f"] for r in got if r["k"] == 201)
+    assert math.copysign(1.0, negative_zero) == -1.0
+
+
+async def test_nan_reads_back_as_nan(db: PostgresDatabase) -> None:
+    async with db.transaction(durable=False) as tx:
+        await tx.execute("INSERT INTO v (k, f) VALUES ($1, $2)", 1, math.nan)
+    assert math.isnan(await db.fetchval("SELECT f FROM v"))
+
+
+def test_text_with_a_nul_character_is_refused() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        literal("a\x00b")
+
+
+async def test_writes_are_sent_together_at_the_commit(db: PostgresDatabase) -> None:
+    async with db.transaction(durable=False) as tx:
+        sent = spy_on_connection(tx)
+        for k in range(5):
+            await tx.execute(INSERT, k, "x", None, None, None, None, None, None)
+        await tx.executemany(INSERT, [(k, "y", None, None, None, None, None, None) for k in (5, 6)])
+        assert sent == []
+    assert len(sent) == 1  # one message: seven inserts, committed as one
+    assert await db.fetchval("SELECT count(*) FROM v") == 7
+
+
+async def test_a_read_sees_the_writes_before_it(db: PostgresDatabase) -> None:
+    async with db.transaction(durable=False) as tx:
+        await tx.execute(INSERT, 1, "before", None, None, None, None, None, None)
+        assert await tx.fetchval("SELECT t FROM v WHERE k = $1", 1) == "before"
+        await tx.execute("UPDATE v SET t = $2 WHERE k = $1", 1, "after")
+    assert await db.fetchval("SELECT t FROM v") == "after"
+
+
+async def test_a_value_without_a_literal_runs_as_a_prepared_statement_in_order(
+    db: PostgresDatabase,
+) -> None:
+    await db.script(["CREATE TABLE a (k INTEGER, xs INTEGER[])"])
+    async with db.transaction(durable=False) as tx:
+        await tx.execute("INSERT INTO a (k, xs) VALUES ($1, $2)", 1, None)
+        await tx.execute("INSERT INTO a (k, xs) VALUES ($1, $2)", 2, [1, 2])
+        await tx.executemany("INSERT INTO a (k, xs) VALUES ($1, $2)", [(3, [3]), (4, [4])])
+        await tx.execute("UPDATE a SET k = k * 10")
+    rows = await db.fetch("SELECT k, xs FROM a ORDER BY k")
+    assert rows == [
+        {"k": 10, "xs": None},
+        {"k": 20, "xs": [1, 2]},
+        {"k": 30, "xs": [3]},
+        {"k": 40, "xs": [4]},
+    ]
+
+
+async def test_a_failed_expectation_rolls_back_the_whole_transaction(
+    db: PostgresDatabase,
+) -> None:
+    await db.script(["INSERT INTO v (k, t) VALUES (1, 'one'), (2, 'two')"])
+    with pytest.raises(ExpectationFailed, match="expected 1 rows, got 2"):
+        async with db.transaction(durable=False) as tx:
+            await tx.execute(INSERT, 3, "three", None, None, None, None, None, None)
+            await tx.expect("UPDATE v SET t = 'changed' WHERE k < $1 RETURNING k", 3, rows=1)
+    assert await db.fetch("SELECT k, t FROM v ORDER BY k") == [
+        {"k": 1, "t": "one"},
+        {"k": 2, "t": "two"},
+    ]
+    async with db.transaction(durable=False) as tx:
+        await tx.expect("UPDATE v SET t = 'changed' WHERE k < $1 RETURNING k", 3, rows=2)
+    assert await db.fetchval("SELECT count(*) FROM v WHERE t = 'changed'") == 2
+
+
+@pytest.mark.parametrize("read_first", [False, True])
+async def test_a_failing_write_raises_its_error_and_leaves_nothing(
+    db: PostgresDatabase, read_first: bool
+) -> None:
+    """With a read in between the transaction is open on the server (BEGIN was sent):
+    it must be rolled back before the connection goes back to the pool."""
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db.transaction(durable=False) as tx:
+            await tx.execute(INSERT, 1, "first", None, None, None, None, None, None)
+            if read_first:
+                await tx.fetch("SELECT 1")
+            await tx.execute(INSERT, 1, "again", None, None, None, None, None, None)
+    assert await db.fetchval("SELECT count(*) FROM v") == 0
+    await assert_pool_is_clean(db)
+
+
+async def test_an_exception_in_the_body_sends_nothing(db: PostgresDatabase) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction(durable=False) as tx:
+            await tx.execute(INSERT, 1, "lost", None, None, None, None, None, None)
+            await tx.fetch("SELECT 1")
+            await tx.execute(INSERT, 2, "never sent", None, None, None, None, None, None)
+            raise RuntimeError("handler failed")
+    assert await db.fetchval("SELECT count(*) FROM v") == 0
+    await assert_pool_is_clean(db)
+
+
+async def test_a_cancelled_commit_leaves_no_open_transaction(db: PostgresDatabase) -> None:
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with db.transaction(durable=False) as tx:
+            await tx.fetch("SELECT 1")  # the transaction is open on the server from here
+            await tx.execute(INSERT, 1, "slow", None, None, None, None, None, None)
+            await tx.execute("SELECT pg_sleep(5)")
+            started.set()
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    await asyncio.sleep(0.2)  # the commit's message is running pg_sleep
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await db.fetchval("SELECT count(*) FROM v") == 0
+    await assert_pool_is_clean(db)
+
+
+class _Connection:
+    """A connection that lets spies in (asyncpg's pool proxy does not)."""
+
+    def __init__(self, conn: object) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def spy_on_connection(tx: Tx) -> list[Any]:
+    """The messages ``tx`` sends through its connection's execute()."""
+    assert isinstance(tx, PostgresTx)
+    tx.conn = _Connection(tx.conn)  # type: ignore[assignment]
+    return spy(tx.conn, "execute")
+
+
+async def assert_pool_is_clean(db: PostgresDatabase) -> None:
+    """Every connection of the read-model pool is outside a transaction, and a new
+    transaction on each one works."""
+    for _ in range(3):
+        async with db.transaction(durable=False) as tx:
+            await tx.execute(INSERT, 99, "probe", None, None, None, None, None, None)
+            assert await tx.fetchval("SELECT count(*) FROM v WHERE k = 99") == 1
+            await tx.execute("DELETE FROM v WHERE k = 99")
+    conns = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state LIKE 'idle in transaction%'"
+    )
+    assert conns == 0
