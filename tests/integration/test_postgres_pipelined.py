@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,7 @@ import asyncpg
 import pytest
 
 from app.adapters.sql.port import ExpectationFailed, Tx
-from app.adapters.sql.postgres import PostgresDatabase, PostgresTx, literal
+from app.adapters.sql.postgres import PostgresDatabase, PostgresTx, inline, literal
 from tests.unit.fakes import spy
 
 COLUMNS = "(k INTEGER PRIMARY KEY, t TEXT, i BIGINT, f DOUBLE PRECISION, b BOOLEAN, y BYTEA,"
@@ -77,6 +78,26 @@ async def test_nan_reads_back_as_nan(db: PostgresDatabase) -> None:
     async with db.transaction(durable=False) as tx:
         await tx.execute("INSERT INTO v (k, f) VALUES ($1, $2)", 1, math.nan)
     assert math.isnan(await db.fetchval("SELECT f FROM v"))
+
+
+class Colour(str, Enum):  # noqa: UP042 (str() of such a member is its name)
+    RED = "red"
+
+
+def test_placeholders_are_replaced_only_outside_quotes_and_comments() -> None:
+    sql = "SELECT '$1 it''s', \"$2\", $1 -- $2\n, $2, $10"
+    args: list[object] = [Colour.RED, 5, *range(7), "tenth"]
+    assert inline(sql, args) == "SELECT '$1 it''s', \"$2\", 'red' -- $2\n, (5), 'tenth'"
+
+
+async def test_placeholder_text_in_a_quoted_value_stays_text(db: PostgresDatabase) -> None:
+    async with db.transaction(durable=False) as tx:
+        await tx.execute("INSERT INTO v (k, t) VALUES ($1, '$2 and '' $1') ", 1)
+        await tx.execute("INSERT INTO v (k, t) VALUES ($1, $2)", 2, Colour.RED)
+    assert await db.fetch("SELECT k, t FROM v ORDER BY k") == [
+        {"k": 1, "t": "$2 and ' $1"},
+        {"k": 2, "t": "red"},
+    ]
 
 
 def test_text_with_a_nul_character_is_refused() -> None:

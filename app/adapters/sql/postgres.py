@@ -28,7 +28,8 @@ from app.adapters.sql.port import (
     mask_url,
 )
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+# A placeholder, or text where "$1" is not one: a quoted literal or identifier, a comment.
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\$(\d+)")
 # Raised by modelrepo_expect() when a statement given to Tx.expect returned another count.
 EXPECTATION_FAILED = "MRX01"
 SETUP_LOCK_KEY = 0x6D6F64656C7266  # "modelrf": serializes the function's creation
@@ -76,7 +77,8 @@ def literal(value: Any) -> str:
     if isinstance(value, float):  # typed: a numeric literal would lose -0.0
         return f"'{value!r}'::float8"
     if isinstance(value, str | UUID):
-        text = str(value)
+        # str.__str__: a str subclass's own text (str() of a (str, Enum) member is its name)
+        text = str.__str__(value) if isinstance(value, str) else str(value)
         if "\x00" in text:
             raise ValueError("a text value cannot contain NUL characters")
         return "'" + text.replace("'", "''") + "'"
@@ -90,7 +92,12 @@ def literal(value: Any) -> str:
 def inline(sql: str, args: Sequence[Any]) -> str:
     """``sql`` with its ``$n`` placeholders replaced by the literals of ``args``."""
     literals = [literal(value) for value in args]
-    return _PLACEHOLDER.sub(lambda m: literals[int(m.group(1)) - 1], sql)
+
+    def replace(match: re.Match[str]) -> str:
+        number = match.group(1)
+        return match.group(0) if number is None else literals[int(number) - 1]
+
+    return _PLACEHOLDER.sub(replace, sql)
 
 
 class _PipelinedTx(PostgresTx):
