@@ -16,6 +16,7 @@ Files under a prefix are read in sorted key order; names starting with ``_`` or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import tempfile
@@ -172,9 +173,17 @@ async def _spooled(
 ) -> AsyncIterator[Path]:
     """The object at ``key`` copied to a temporary local file, removed on exit; only its
     start when ``enough`` says that start suffices."""
-    descriptor, name = await worker.run(
-        tempfile.mkstemp, prefix="modelrepo-batch-", suffix=f".{fmt.extension}", dir=directory
+    created = asyncio.ensure_future(
+        worker.run(
+            tempfile.mkstemp, prefix="modelrepo-batch-", suffix=f".{fmt.extension}", dir=directory
+        )
     )
+    try:
+        descriptor, name = await asyncio.shield(created)
+    except asyncio.CancelledError:
+        # The thread may still create the file: whoever waits no longer, it is removed.
+        created.add_done_callback(_discard_spool)
+        raise
     path = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -195,3 +204,12 @@ async def _spooled(
         yield path
     finally:
         await worker.run(path.unlink, missing_ok=True)
+
+
+def _discard_spool(created: asyncio.Future[tuple[int, str]]) -> None:
+    if created.cancelled() or created.exception() is not None:
+        return
+    descriptor, name = created.result()
+    os.close(descriptor)
+    with contextlib.suppress(OSError):
+        os.unlink(name)

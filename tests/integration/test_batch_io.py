@@ -3,11 +3,15 @@ malformed rows, idempotent parts and the memory bound on a large CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +73,41 @@ async def read_all(store: LocalObjectStore, source: str, fmt: DataFormat, **kw: 
 
 def joined(chunks: list[Chunk]) -> pd.DataFrame:
     return pd.concat([c.frame for c in chunks], ignore_index=True)
+
+
+async def test_a_read_cancelled_while_its_spool_file_is_made_leaves_no_file_open(
+    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool file is created on the reader's thread; a caller that is cancelled
+    meanwhile never gets it, so it must not stay behind (nor its descriptor)."""
+    await store.put("in/a.csv", once(encode(sample(5), DataFormat.CSV)))
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    creating = threading.Event()
+    created = threading.Event()
+    real_mkstemp = tempfile.mkstemp
+
+    def slow_mkstemp(**kwargs: Any) -> tuple[int, str]:
+        creating.set()
+        time.sleep(0.3)
+        made = real_mkstemp(**kwargs)
+        created.set()
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", slow_mkstemp)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    task = asyncio.create_task(read_columns(store, "in/a.csv", "csv", spool_dir=spool))
+    await asyncio.to_thread(creating.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.to_thread(created.wait, 5)
+    for _ in range(100):  # the clean-up runs on the loop once the thread is done
+        if not any(spool.iterdir()):
+            break
+        await asyncio.sleep(0.01)
+    assert list(spool.iterdir()) == []
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 # -- round trips ---------------------------------------------------------------------------
