@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from app.adapters.sql.port import ExpectationFailed, Tx
-from app.adapters.sql.postgres import PostgresDatabase, PostgresTx, inline, literal
+from app.adapters.sql.postgres import PostgresDatabase, PostgresTx, Prepared, inline, literal
 from tests.unit.fakes import spy
 
 COLUMNS = "(k INTEGER PRIMARY KEY, t TEXT, i BIGINT, f DOUBLE PRECISION, b BOOLEAN, y BYTEA,"
@@ -106,14 +106,50 @@ def test_text_with_a_nul_character_is_refused() -> None:
 
 
 async def test_writes_are_sent_together_at_the_commit(db: PostgresDatabase) -> None:
+    """A statement new to the connection is prepared first, in a message of its own; from
+    then on each transaction sends its writes as one message of EXECUTEs."""
+    for first in (0, 10):
+        async with db.transaction(durable=False) as tx:
+            sent = spy_on_connection(tx)
+            for k in range(first, first + 5):
+                await tx.execute(INSERT, k, "x", None, None, None, None, None, None)
+            await tx.executemany(
+                INSERT,
+                [(k, "y", None, None, None, None, None, None) for k in (first + 5, first + 6)],
+            )
+            assert sent == []
+        if len(sent) == 2:  # the first use on this connection (the pool has two)
+            assert sent[0].startswith("PREPARE ")
+            sent = sent[1:]
+        assert len(sent) == 1  # one message: seven inserts, committed as one
+        assert sent[0].count("EXECUTE modelrepo_") == 7
+    assert await db.fetchval("SELECT count(*) FROM v") == 14
+
+
+async def test_each_statement_is_prepared_once_per_connection(db: PostgresDatabase) -> None:
+    for k in range(10):
+        async with db.transaction(durable=False) as tx:
+            await tx.execute(INSERT, k, "x", None, None, None, None, None, None)
+            await tx.execute("UPDATE v SET i = $2 WHERE k = $1", k, k * 2)
+            prepared = await tx.fetchval(
+                "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'modelrepo_%'"
+            )
+            assert prepared == 2  # on this connection: the INSERT and the UPDATE
+    assert await db.fetchval("SELECT sum(i) FROM v") == 90
+
+
+async def test_beyond_the_limit_statements_are_sent_as_literals(
+    db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Prepared, "LIMIT", 1)
     async with db.transaction(durable=False) as tx:
         sent = spy_on_connection(tx)
-        for k in range(5):
-            await tx.execute(INSERT, k, "x", None, None, None, None, None, None)
-        await tx.executemany(INSERT, [(k, "y", None, None, None, None, None, None) for k in (5, 6)])
-        assert sent == []
-    assert len(sent) == 1  # one message: seven inserts, committed as one
-    assert await db.fetchval("SELECT count(*) FROM v") == 7
+        await tx.execute(INSERT, 1, "prepared", None, None, None, None, None, None)
+        await tx.execute("UPDATE v SET t = $2 WHERE k = $1", 1, "literal")
+    message = sent[-1]
+    assert "EXECUTE modelrepo_" in message
+    assert "UPDATE v SET t = 'literal' WHERE k = (1)" in message
+    assert await db.fetchval("SELECT t FROM v") == "literal"
 
 
 async def test_a_read_sees_the_writes_before_it(db: PostgresDatabase) -> None:

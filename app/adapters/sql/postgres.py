@@ -9,8 +9,9 @@ and a projection's handful of small writes cost far more in round trips than in 
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -91,8 +92,10 @@ def literal(value: Any) -> str:
 
 def inline(sql: str, args: Sequence[Any]) -> str:
     """``sql`` with its ``$n`` placeholders replaced by the literals of ``args``."""
-    literals = [literal(value) for value in args]
+    return _substitute(sql, [literal(value) for value in args])
 
+
+def _substitute(sql: str, literals: Sequence[str]) -> str:
     def replace(match: re.Match[str]) -> str:
         number = match.group(1)
         return match.group(0) if number is None else literals[int(number) - 1]
@@ -100,25 +103,59 @@ def inline(sql: str, args: Sequence[Any]) -> str:
     return _PLACEHOLDER.sub(replace, sql)
 
 
+class Prepared:
+    """The statements one read-model connection has prepared (SQL -> name), so that a
+    message runs ``EXECUTE name(literals)``: the server plans a statement once per
+    connection, not on every use. A statement new to the connection is prepared in a
+    message of its own first: a failing statement of the main message must not leave it
+    unknown whether its PREPARE ran (prepared statements outlive a rollback)."""
+
+    LIMIT = 256  # beyond this many, further statements are sent as plain literals
+
+    def __init__(self, names: Iterator[str]) -> None:
+        self.names = names
+        self.known: dict[str, str] = {}
+
+    async def prepare(
+        self, conn: asyncpg.Connection | PoolConnectionProxy, statements: Sequence[str]
+    ) -> None:
+        fresh: dict[str, str] = {}
+        for sql in statements:
+            if sql not in self.known and sql not in fresh:
+                if len(self.known) + len(fresh) >= self.LIMIT:
+                    break
+                fresh[sql] = next(self.names)
+        if fresh:
+            await conn.execute(";\n".join(f"PREPARE {n} AS {sql}" for sql, n in fresh.items()))
+            self.known.update(fresh)
+
+    def render(self, sql: str, literals: Sequence[str]) -> str:
+        name = self.known.get(sql)
+        if name is None:
+            return _substitute(sql, literals)
+        return f"EXECUTE {name}({', '.join(literals)})" if literals else f"EXECUTE {name}"
+
+
 class _PipelinedTx(PostgresTx):
     """Writes wait for the next read or the commit, then go in one message; reads see the
     writes before them. Errors of held writes surface there (the same asyncpg errors)."""
 
-    def __init__(self, conn: PoolConnectionProxy) -> None:
+    def __init__(self, conn: PoolConnectionProxy, prepared: Prepared) -> None:
         super().__init__(conn)
-        self._held: list[str] = []
+        self._prepared = prepared
+        self._held: list[tuple[str, list[str]]] = []
         self._begun = False
 
     async def execute(self, sql: str, *args: Any) -> None:
         try:
-            self._held.append(inline(sql, args))
+            self._held.append((sql, [literal(value) for value in args]))
         except _Unsupported:
             await self._flush()
             await super().execute(sql, *args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
-            self._held.extend([inline(sql, row) for row in rows])
+            self._held.extend([(sql, [literal(value) for value in row]) for row in rows])
         except _Unsupported:
             await self._flush()
             await super().executemany(sql, rows)
@@ -130,29 +167,31 @@ class _PipelinedTx(PostgresTx):
     async def expect(self, sql: str, *args: Any, rows: int) -> None:
         """Held like a write: the server counts the rows and raises when they differ."""
         try:
-            statement = inline(sql, args)
+            literals = [literal(value) for value in args]
         except _Unsupported:
             await self._flush()
             await super().expect(sql, *args, rows=rows)
             return
-        self._held.append(
-            f"WITH expected AS ({statement}) SELECT modelrepo_expect(count(*), {rows},"
+        counted = (
+            f"WITH expected AS ({sql}) SELECT modelrepo_expect(count(*), {rows},"
             f" {literal(sql)}) FROM expected"
         )
+        self._held.append((counted, literals))
 
     async def _flush(self, *, commit: bool = False) -> None:
         """Send the held writes. The first send opens the transaction, unless it is also the
         last: then the statements run as one message's implicit transaction."""
-        statements, self._held = self._held, []
-        if not self._begun and not commit:
-            statements.insert(0, "BEGIN")
-            self._begun = True
-        elif self._begun and commit:
-            statements.append("COMMIT")
-        if not statements:
-            return
+        held, self._held = self._held, []
         try:
-            await self.conn.execute(";\n".join(statements))
+            await self._prepared.prepare(self.conn, [sql for sql, _ in held])
+            statements = [self._prepared.render(sql, literals) for sql, literals in held]
+            if not self._begun and not commit:
+                statements.insert(0, "BEGIN")
+                self._begun = True
+            elif self._begun and commit:
+                statements.append("COMMIT")
+            if statements:
+                await self.conn.execute(";\n".join(statements))
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == EXPECTATION_FAILED:
                 raise ExpectationFailed(str(exc)) from exc
@@ -190,6 +229,8 @@ class PostgresDatabase(Database):
         # Server process ids of the pool's connections: a notification from one of them
         # is this process's own doing.
         self.backend_pids: set[int] = set()
+        self._prepared: dict[int, Prepared] = {}  # by server process id
+        self._statement_names = (f"modelrepo_{n}" for n in itertools.count(1))
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -234,7 +275,10 @@ class PostgresDatabase(Database):
         )
 
     async def _remember_pid(self, conn: asyncpg.Connection) -> None:
-        self.backend_pids.add(conn.get_server_pid())
+        """Runs for every new connection (a new server process: nothing prepared yet)."""
+        pid = conn.get_server_pid()
+        self.backend_pids.add(pid)
+        self._prepared[pid] = Prepared(self._statement_names)
 
     async def close(self) -> None:
         for pool in (self._pool, self._derived):
@@ -249,7 +293,9 @@ class PostgresDatabase(Database):
                 yield PostgresTx(conn)
             return
         async with self._derived.acquire() as conn:
-            tx = _PipelinedTx(conn)
+            pid = conn.get_server_pid()
+            prepared = self._prepared.setdefault(pid, Prepared(self._statement_names))
+            tx = _PipelinedTx(conn, prepared)
             try:
                 yield tx
                 await tx.commit()
