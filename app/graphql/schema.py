@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 
+from app.graphql._inputs import plan_inputs
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.history.feed import FeedSubscriptions
@@ -141,13 +142,15 @@ def build_schema(
         lambda: CachedLimits(parse, validate),
         MaskUnexpectedErrors,
     ]
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
     )
+    plan_inputs(built)
+    return built
 
 
 schema = build_schema()
