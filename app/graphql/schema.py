@@ -14,7 +14,6 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     QueryDepthLimiter,
-    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
@@ -97,27 +96,50 @@ class MaskUnexpectedErrors(MaskErrors):
             extensions={"requestId": request_id},
         )
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks ``result`` against a runtime Protocol, which costs more than
+        # the rest of the masking of a result without errors.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
-class CachedLimits(SchemaExtension):
+
+class CachedLimits(MaskUnexpectedErrors):
     """Parsing with the token limit and validation with the depth and alias rules, each
-    cached by document (every client sends the same few): what strawberry's
-    MaxTokensLimiter, ParserCache, AddValidationRules and ValidationCache do together, as
-    one extension, because every extension costs every request its hooks."""
+    cached by document (every client sends the same few), and the error masking: what
+    strawberry's MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache and
+    MaskErrors do together, as one extension with one hook, because every extension and
+    every hook costs every request.
 
-    def __init__(self, parse: Callable[[str], Any], validate: Callable[[Any, str], Any]):
+    Both are done as the operation starts; strawberry then finds the document parsed and
+    validated and only checks the operation type in between, as it would. A query that
+    fails to parse is left to strawberry's own parsing step, with the same token limit,
+    so it fails there as it always did."""
+
+    def __init__(
+        self,
+        parse: Callable[[str], Any],
+        validate: Callable[[Any, str], Any],
+        max_tokens: int,
+    ) -> None:
+        super().__init__()
         self._parse = parse
         self._validate = validate
+        self._max_tokens = max_tokens
 
-    def on_parse(self) -> Iterator[None]:
+    def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.graphql_document = self._parse(context.query or "")
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        # Keyed by the query's text, not by the document (hashing a document walks it).
-        context = self.execution_context
-        context.pre_execution_errors = self._validate(context.schema._schema, context.query or "")
-        yield
+        query = context.query
+        if query and context.graphql_document is None:
+            context.parse_options["max_tokens"] = self._max_tokens
+            try:
+                context.graphql_document = self._parse(query)
+            except GraphQLError:
+                pass  # strawberry's parsing step raises it again
+            else:
+                # Keyed by the query's text, not by the document (hashing one walks it).
+                context.pre_execution_errors = self._validate(context.schema._schema, query)
+        yield from super().on_operation()
 
 
 def build_schema(
@@ -138,10 +160,7 @@ def build_schema(
     def validate(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
         return validate_document(schema, parse(query), (*specified_rules, *rules))
 
-    extensions: list[Any] = [
-        lambda: CachedLimits(parse, validate),
-        MaskUnexpectedErrors,
-    ]
+    extensions: list[Any] = [lambda: CachedLimits(parse, validate, max_tokens)]
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
