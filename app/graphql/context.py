@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -43,12 +44,16 @@ class Context:
     container: Container
     principal: Principal | None
     request_id: str
-    loaders: Loaders
     request: Any = None
     response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     # graphql-transport-ws connection_init payload (browsers send the token there).
     connection_params: Any = None
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """Built on first use: most operations (every mutation of a version) use none."""
+        return make_loaders(self.container)
 
     def meta(self, reason: str | None = None) -> EventMeta:
         actor = self.principal.actor if self.principal else "anonymous"

@@ -23,7 +23,7 @@ from strawberry.schema import BaseSchema
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.bootstrap import Container
-from app.graphql.context import Context, make_loaders
+from app.graphql.context import Context
 from app.services.tokens import Principal
 
 PRINCIPAL = "modelrepo.principal"
@@ -64,12 +64,10 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         return acknowledged
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        container = self._container()
         return Context(
-            container=container,
+            container=self._container(),
             principal=request.scope.get(PRINCIPAL),
             request_id=request.scope.get(REQUEST_ID, ""),
-            loaders=make_loaders(container),
             request=request,
             response=response,
         )
