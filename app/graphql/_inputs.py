@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.relay.types import GlobalID
@@ -38,7 +38,12 @@ from strawberry.types.unset import UNSET
 class _Kind(enum.Enum):
     AS_IS = "as-is"  # scalars and enums: graphql-core's value is the Python value
     LIST_AS_IS = "list-as-is"  # a list of those: copied (a default list is shared)
+    INPUT = "input"  # an input object with a planned builder
+    INPUT_LIST = "input-list"  # a list of those (items not null)
     CONVERT = "convert"  # anything else: strawberry's conversion
+
+
+_Build = Callable[[type, Mapping[str, Any], InputContext], Any]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class _Field:
     python_name: str
     type_: StrawberryType | type
     kind: _Kind
+    cls: type | None = None  # INPUT and INPUT_LIST: the class built, and its builder
+    build: _Build | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,9 +79,10 @@ def plan_inputs(schema: strawberry.Schema) -> None:
             definition.from_input = _builder(definition)
 
 
-def _builder(
-    definition: StrawberryObjectDefinition,
-) -> Callable[[type, Mapping[str, Any], InputContext], Any]:
+_PLANNED: set[_Build] = set()  # the builders made here, one per input type
+
+
+def _builder(definition: StrawberryObjectDefinition) -> _Build:
     plans: list[_Plan] = []  # one per schema config; in practice one
 
     def build(cls: type, value: Mapping[str, Any], context: InputContext) -> Any:
@@ -94,11 +102,34 @@ def _builder(
                 kwargs[field.python_name] = (
                     given if given is None or given is UNSET else list(given)
                 )
+            elif field.kind is _Kind.INPUT and given is not None and given is not UNSET:
+                assert field.cls is not None and field.build is not None
+                kwargs[field.python_name] = field.build(field.cls, given, _within(context, name))
+            elif field.kind is _Kind.INPUT_LIST and given is not None and given is not UNSET:
+                assert field.cls is not None and field.build is not None
+                item_cls, build_item = field.cls, field.build
+                kwargs[field.python_name] = [
+                    build_item(item_cls, item, _within(context, name, index))
+                    for index, item in enumerate(given)
+                ]
+            elif field.kind is _Kind.INPUT or field.kind is _Kind.INPUT_LIST:
+                kwargs[field.python_name] = given
             else:
                 kwargs[field.python_name] = context.convert(given, field.type_, name)
         return cls(**kwargs)
 
+    _PLANNED.add(build)
     return build
+
+
+def _within(context: InputContext, *keys: str | int) -> InputContext:
+    """The context of a nested input, as ``InputContext.convert`` would pass it."""
+    return InputContext(
+        info=context.info,
+        config=context.config,
+        scalar_registry=context.scalar_registry,
+        path=(*context.path, *keys),
+    )
 
 
 def _find(plans: list[_Plan], context: InputContext) -> _Plan | None:
@@ -114,15 +145,19 @@ def _plan(definition: StrawberryObjectDefinition, context: InputContext) -> _Pla
     for field in definition.fields:
         type_ = field.resolve_type(type_definition=definition)
         inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
+        item = inner.of_type if isinstance(inner, StrawberryList) else None
+        cls: type | None = None
+        build: _Build | None = None
         if _is_plain(inner, registry):
             kind = _Kind.AS_IS
-        elif isinstance(inner, StrawberryList) and _is_plain(
-            inner.of_type.of_type
-            if isinstance(inner.of_type, StrawberryOptional)
-            else inner.of_type,
-            registry,
+        elif item is not None and _is_plain(
+            item.of_type if isinstance(item, StrawberryOptional) else item, registry
         ):
             kind = _Kind.LIST_AS_IS
+        elif (build := _planned_builder(inner)) is not None:
+            kind, cls = _Kind.INPUT, cast(type, inner)
+        elif (build := _planned_builder(item)) is not None:
+            kind, cls = _Kind.INPUT_LIST, cast(type, item)
         else:
             kind = _Kind.CONVERT
         assert field.python_name is not None
@@ -132,6 +167,8 @@ def _plan(definition: StrawberryObjectDefinition, context: InputContext) -> _Pla
                 python_name=field.python_name,
                 type_=type_,
                 kind=kind,
+                cls=cls,
+                build=build,
             )
         )
     required = tuple(
@@ -140,6 +177,19 @@ def _plan(definition: StrawberryObjectDefinition, context: InputContext) -> _Pla
         if f.default_value is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     )
     return _Plan(context.config, registry, required, tuple(fields))
+
+
+def _planned_builder(type_: object) -> _Build | None:
+    """The builder made here for an input class (not a generic one, not a container)."""
+    definition = getattr(type_, "__strawberry_definition__", None)
+    if (
+        isinstance(type_, type)
+        and isinstance(definition, StrawberryObjectDefinition)
+        and definition.from_input is not None
+        and definition.from_input in _PLANNED
+    ):
+        return definition.from_input
+    return None
 
 
 def _is_plain(type_: object, registry: Mapping[object, Any]) -> bool:

@@ -16,6 +16,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 
@@ -142,6 +143,21 @@ class CachedLimits(MaskUnexpectedErrors):
         yield from super().on_operation()
 
 
+class CachedNameConverter(NameConverter):
+    """Strawberry turns python names into GraphQL names (camelCase) again for every
+    argument of every field it resolves; the answer for a name never changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._names.get(name)
+        if converted is None:
+            converted = self._names[name] = super().apply_naming_config(name)
+        return converted
+
+
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 4000
 ) -> strawberry.Schema:
@@ -166,7 +182,9 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
+        config=StrawberryConfig(
+            scalar_map={BigInt: BIG_INT_SCALAR}, name_converter=CachedNameConverter()
+        ),
     )
     plan_inputs(built)
     return built
