@@ -73,6 +73,18 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         )
 
 
+def _header_values(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case) name, the first value of a repeated one, as
+    starlette's ``Headers.get`` gives them: read once here instead of scanning the list
+    for every header asked for."""
+    values: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in values:
+            values[key] = value.decode("latin-1")
+    return values
+
+
 def _is_graphql_ws(scope: Scope) -> bool:
     return "graphql-transport-ws" in scope.get("subprotocols", [])
 
@@ -119,16 +131,16 @@ class AuthGate:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request = HTTPConnection(scope)  # http or websocket
-        given = request.headers.get("x-request-id", "")
+        headers = _header_values(scope)
+        given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID_OK.match(given) else uuid.uuid4().hex
         scope[REQUEST_ID] = request_id
 
-        if scope["type"] == "http" and self._is_graphiql_page(request):
+        if scope["type"] == "http" and self._is_graphiql_page(scope, headers):
             await self.app(scope, receive, _with_request_id(send, request_id))
             return
 
-        header = request.headers.get("authorization")
+        header = headers.get("authorization")
         principal = await self._authenticate(header)
         if scope["type"] == "websocket":
             if principal is None and (header is not None or not _is_graphql_ws(scope)):
@@ -140,15 +152,15 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
 
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        multipart = headers.get("content-type", "").startswith("multipart/form-data")
         limit = self.max_upload if multipart else self.max_body
-        declared = request.headers.get("content-length")
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refused before a byte of the body is read.
             await _too_large(limit, request_id)(scope, receive, send)
             return
         if principal is None:
-            missing = bearer_secret(request.headers.get("authorization")) is None
+            missing = bearer_secret(header) is None
             message = (
                 "authentication required: send Authorization: Bearer <token>"
                 if missing
@@ -199,12 +211,12 @@ class AuthGate:
                     scope, receive, send
                 )
 
-    def _is_graphiql_page(self, request: HTTPConnection) -> bool:
+    def _is_graphiql_page(self, scope: Scope, headers: dict[str, str]) -> bool:
         return (
             self.graphiql
-            and request.scope.get("method") == "GET"
-            and "text/html" in request.headers.get("accept", "")
-            and "query" not in request.query_params
+            and scope.get("method") == "GET"
+            and "text/html" in headers.get("accept", "")
+            and "query" not in HTTPConnection(scope).query_params
         )
 
     async def _authenticate(self, header: str | None) -> Principal | None:
