@@ -14,13 +14,17 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.graphql._inputs import plan_inputs
+from app.graphql._runner import LeanExtensionsRunner
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.history.feed import FeedSubscriptions
@@ -158,9 +162,16 @@ class CachedNameConverter(NameConverter):
         return converted
 
 
+class ModelrepoSchema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
+
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 4000
-) -> strawberry.Schema:
+) -> ModelrepoSchema:
     # The limit rules are built once so that every request passes the same rule classes:
     # the validation cache is keyed by them.
     rules = (
@@ -177,7 +188,7 @@ def build_schema(
         return validate_document(schema, parse(query), (*specified_rules, *rules))
 
     extensions: list[Any] = [lambda: CachedLimits(parse, validate, max_tokens)]
-    built = strawberry.Schema(
+    built = ModelrepoSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
