@@ -7,8 +7,9 @@ GraphQL time). ``from_input`` is strawberry's hook for a type that builds its ow
 of a schema to a builder that does what strawberry's ``convert_argument`` does, with the
 per-field work (name, resolved type, whether the value needs converting) done once.
 
-Fields whose values need more than copying (nested inputs, lists of them, ``Maybe``,
-GlobalID) still go through strawberry's own conversion (``InputContext.convert``).
+Nested input objects (and lists of them) are built by their own planned builders; any
+other field whose value needs more than copying (``Maybe``, GlobalID, lazy types, lists
+of lists) still goes through strawberry's own conversion (``InputContext.convert``).
 """
 
 from __future__ import annotations
