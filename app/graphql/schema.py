@@ -135,7 +135,7 @@ class CachedLimits(MaskUnexpectedErrors):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query
-        if query and context.graphql_document is None:
+        if query:
             context.parse_options["max_tokens"] = self._max_tokens
             try:
                 context.graphql_document = self._parse(query)
