@@ -1,10 +1,12 @@
 """PostgreSQL through an asyncpg pool.
 
 Durable transactions run statement by statement (a round trip each). Read-model
-transactions (``durable=False``) hold their writes and send them together, with the
-values written into the SQL as literals: one simple-protocol message, so one round trip,
-at the next read or at the commit. asyncpg cannot pipeline different prepared statements,
-and a projection's handful of small writes cost far more in round trips than in parsing.
+transactions (``durable=False``) hold their writes and send them together in one
+simple-protocol message, so one round trip, at the next read or at the commit: each write
+as ``EXECUTE`` of a statement the connection has prepared (see :class:`Prepared`), with
+its values written in as literals. asyncpg cannot pipeline different prepared statements,
+and a projection's handful of small writes cost far more in round trips than in sending
+their values as text.
 """
 
 from __future__ import annotations
