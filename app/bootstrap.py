@@ -33,14 +33,14 @@ from app.settings import Settings
 from domain.errors import DomainError, ValidationError
 from domain.service import ServiceStatus
 from projections.audit import AuditProjection
-from projections.base import Projection
+from projections.base import HandOff, Projection
 from projections.batch import BatchProjection
 from projections.models import ModelListProjection
 from projections.optimizations import OptimizationsProjection
 from projections.services import ServicesProjection
 from projections.tokens import TokensProjection
 from projections.training import TrainingProjection
-from projections.versions import VersionsProjection
+from projections.versions import VersionRow, VersionsProjection
 
 
 def all_projections() -> list[Projection]:
@@ -64,6 +64,8 @@ class Container:
     mapper: EventMapper
     repository: Repository
     projector: Projector
+    # New versions' rows from their projection, for the import mutations' results.
+    created_versions: HandOff[str, VersionRow]
     models: ModelService
     tokens: TokenService
     training: TrainingService
@@ -179,7 +181,8 @@ async def build(settings: Settings) -> Container:
         await store.setup()
         mapper = EventMapper()
         repository = Repository(store, mapper)
-        projector = Projector(db, store, mapper, all_projections(), seen=repository.cache.saw)
+        projections = all_projections()
+        projector = Projector(db, store, mapper, projections, seen=repository.cache.saw)
         await projector.setup()
         await projector.catch_up()
         open_s3 = S3Opener(settings)
@@ -211,6 +214,7 @@ async def build(settings: Settings) -> Container:
         mapper=mapper,
         repository=repository,
         projector=projector,
+        created_versions=next(p for p in projections if isinstance(p, VersionsProjection)).created,
         models=models,
         tokens=TokenService(repository, projector, db),
         training=training,

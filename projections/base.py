@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 Row = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class Reader(Protocol):
@@ -57,6 +60,35 @@ class Projection(ABC):
         """Optionally, one call per batch with every event's context, in order (for read
         models that record each event the same way and write them in one statement)."""
         return None
+
+
+class HandOff(Generic[K, V]):
+    """Rows a projection has just written, kept for the command whose events they came
+    from: its mutation takes its result from here instead of reading it back (a round
+    trip). The projection drops a row's entry when it handles a later event that changes
+    the row, and takes in only rows it wrote whole, so an entry is the row as committed
+    (its command returns only once the transaction has). Bounded: entries nobody takes
+    (other processes' events, replays) fall out, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def drop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def take(self, key: K) -> V | None:
+        """The entry, removed; None when there is none (read the table then)."""
+        return self._entries.pop(key, None)
 
 
 def event_name(topic: str) -> str:

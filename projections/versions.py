@@ -9,6 +9,7 @@ from typing import Any
 from projections.base import (
     EventInfo,
     Handler,
+    HandOff,
     Projection,
     Reader,
     Row,
@@ -17,6 +18,30 @@ from projections.base import (
     iso,
     loads,
     parse_iso,
+)
+
+HAND_OFF_SIZE = 1024
+# The columns _imported writes; the others start NULL.
+_INSERTED = (
+    "id",
+    "model_id",
+    "number",
+    "format",
+    "framework",
+    "runtime",
+    "metrics",
+    "source",
+    "description",
+    "status",
+    "failure",
+    "file_count",
+    "created_at",
+    "created_by",
+    "updated_at",
+)
+_INSERT = (
+    f"INSERT INTO rm_versions ({', '.join(_INSERTED)})"
+    f" VALUES ({', '.join(f'${i + 1}' for i in range(len(_INSERTED)))})"
 )
 
 
@@ -66,34 +91,57 @@ class VersionsProjection(Projection):
         )""",
     )
 
+    def __init__(self) -> None:
+        # Rows of new versions, for the mutations that created them (ImportSuccess.version).
+        self.created: HandOff[str, VersionRow] = HandOff(HAND_OFF_SIZE)
+
     def handlers(self) -> dict[str, Handler]:
-        return {
-            "ModelVersion.Imported": self._imported,
+        changes: dict[str, Handler] = {
             "ModelVersion.Deleted": self._deleted,
             "ModelVersion.FilesImported": self._files_imported,
             "ModelVersion.ImportFailed": self._import_failed,
             "ModelVersion.FilesReuploaded": self._files_reuploaded,
             "ModelVersion.FileSetActivated": self._file_set_activated,
         }
+        return {
+            "ModelVersion.Imported": self._imported,
+            **{name: self._dropping(handler) for name, handler in changes.items()},
+        }
+
+    def _dropping(self, handler: Handler) -> Handler:
+        """The handler, first dropping the version's hand-off entry (its row changes)."""
+
+        async def changed(tx: Writer, e: Any, info: EventInfo) -> None:
+            self.created.drop(str(e.originator_id))
+            await handler(tx, e, info)
+
+        return changed
 
     async def _imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
-        await tx.execute(
-            "INSERT INTO rm_versions (id, model_id, number, format, framework, runtime, metrics,"
-            " source, description, status, failure, file_count, created_at, created_by,"
-            " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '', 0, $11, $12, $11)",
-            str(e.originator_id),
-            str(e.model_id),
-            e.number,
-            e.model_format,
-            e.framework,
-            e.runtime,
-            dumps(e.metrics),
-            dumps(e.source),
-            e.description,
-            e.status,
-            iso(info.recorded_at),
-            info.actor,
-        )
+        at = iso(info.recorded_at)
+        row: Row = {
+            "id": str(e.originator_id),
+            "model_id": str(e.model_id),
+            "number": e.number,
+            "format": e.model_format,
+            "framework": e.framework,
+            "runtime": e.runtime,
+            "metrics": dumps(e.metrics),
+            "source": dumps(e.source),
+            "description": e.description,
+            "status": e.status,
+            "failure": "",
+            "size": None,
+            "file_count": 0,
+            "storage_prefix": None,
+            "active_revision": None,
+            "pending_revision": None,
+            "created_at": at,
+            "created_by": info.actor,
+            "updated_at": at,
+        }
+        await tx.execute(_INSERT, *(row[column] for column in _INSERTED))
+        self.created.put(row["id"], VersionRow.from_row(row))
 
     async def _deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
         version_id = str(e.originator_id)

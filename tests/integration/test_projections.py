@@ -15,7 +15,7 @@ from app.services.models import VersionSpec
 from app.services.projector import Projector, stop
 from app.settings import Settings
 from domain.model import Model, ModelList
-from projections.versions import VersionsProjection
+from projections.versions import VersionsProjection, get_versions
 from tests.unit.fakes import spy
 
 META = EventMeta(actor="tester")
@@ -162,3 +162,31 @@ async def test_the_follower_is_not_woken_by_this_process_appends(container: Cont
         assert len(rounds) == 1
     finally:
         await stop(follower)
+
+
+async def test_a_new_versions_row_is_handed_to_its_command_as_committed(
+    container: Container,
+) -> None:
+    """What ImportSuccess.version returns without a query: the row the projection wrote."""
+    hand_off = container.created_versions
+    model, first = await container.models.import_model(
+        "m", VersionSpec("ONNX", metrics={"acc": 0.9}), meta=META
+    )
+    _, second = await container.models.import_version(
+        model.id, VersionSpec("PMML", description="two"), meta=META
+    )
+    for version in (first, second):
+        vid = str(version.id)
+        handed = hand_off.take(vid)
+        assert handed is not None
+        assert handed == (await get_versions(container.db, [vid]))[vid]
+        assert hand_off.take(vid) is None  # taken once
+
+
+async def test_a_later_event_of_the_version_drops_its_hand_off_entry(
+    container: Container,
+) -> None:
+    model, _ = await container.models.import_model("m", VersionSpec("ONNX"), meta=META)
+    _, version = await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
+    await container.models.delete_version(version.id, meta=META)
+    assert container.created_versions.take(str(version.id)) is None

@@ -29,7 +29,8 @@ from projections.versions import get_versions
 
 @strawberry.type
 class ImportSuccess:
-    """Read lazily: a client that asks only for the version's number costs one query."""
+    """Read lazily, when asked for: the model from the read model, the new version as its
+    projection handed it over (no query)."""
 
     model_id: strawberry.Private[str]
     version_id: strawberry.Private[str]
@@ -42,8 +43,13 @@ class ImportSuccess:
 
     @strawberry.field
     async def version(self, info: Info) -> ModelVersionType:
-        rows = await get_versions(info.context.container.db, [self.version_id])
-        return ModelVersionType.from_row(rows[self.version_id])
+        container = info.context.container
+        # The row as its projection just wrote it, or (another process applied the events,
+        # or the version changed since) as the read model has it now.
+        row = container.created_versions.take(self.version_id)
+        if row is None:
+            row = (await get_versions(container.db, [self.version_id]))[self.version_id]
+        return ModelVersionType.from_row(row)
 
 
 @strawberry.type
