@@ -1,4 +1,4 @@
-"""PostgreSQL through an asyncpg pool.
+"""PostgreSQL through asyncpg connections (a pool of our own: :mod:`app.adapters.sql.pg_pool`).
 
 Durable transactions run statement by statement (a round trip each). Read-model
 transactions (``durable=False``) hold their writes and send them together in one
@@ -20,8 +20,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from app.adapters.sql.pg_pool import ConnectionPool
 from app.adapters.sql.port import (
     Database,
     DatabaseUnavailable,
@@ -50,7 +50,7 @@ $body$
 
 
 class PostgresTx(Tx):
-    def __init__(self, conn: asyncpg.Connection | PoolConnectionProxy) -> None:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -118,9 +118,7 @@ class Prepared:
         self.names = names
         self.known: dict[str, str] = {}
 
-    async def prepare(
-        self, conn: asyncpg.Connection | PoolConnectionProxy, statements: Sequence[str]
-    ) -> None:
+    async def prepare(self, conn: asyncpg.Connection, statements: Sequence[str]) -> None:
         fresh: dict[str, str] = {}
         for sql in statements:
             if sql not in self.known and sql not in fresh:
@@ -142,7 +140,7 @@ class _PipelinedTx(PostgresTx):
     """Writes wait for the next read or the commit, then go in one message; reads see the
     writes before them. Errors of held writes surface there (the same asyncpg errors)."""
 
-    def __init__(self, conn: PoolConnectionProxy, prepared: Prepared) -> None:
+    def __init__(self, conn: asyncpg.Connection, prepared: Prepared) -> None:
         super().__init__(conn)
         self._prepared = prepared
         self._held: list[tuple[str, list[str]]] = []
@@ -203,14 +201,10 @@ class _PipelinedTx(PostgresTx):
         await self._flush(commit=True)
 
 
-async def _no_reset(conn: asyncpg.Connection) -> None:
-    return None
-
-
-async def _abandon(conn: PoolConnectionProxy) -> None:
+async def _abandon(conn: asyncpg.Connection) -> None:
     """Roll back what a failed or cancelled transaction left open. A connection that cannot
     say (a query still being cancelled, say) is closed: the pool must not hand it out in a
-    transaction (its reset is a no-op)."""
+    transaction (it has no reset)."""
     if not conn.is_in_transaction():
         return
     try:
@@ -224,8 +218,8 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
-        self._pool: asyncpg.Pool | None = None
-        self._derived: asyncpg.Pool | None = None  # transaction(durable=False)
+        self._pool: ConnectionPool | None = None
+        self._derived: ConnectionPool | None = None  # transaction(durable=False)
         self._min_size = min_size
         self._max_size = max_size
         # Server process ids of the pool's connections: a notification from one of them
@@ -235,7 +229,7 @@ class PostgresDatabase(Database):
         self._statement_names = (f"modelrepo_{n}" for n in itertools.count(1))
 
     @property
-    def pool(self) -> asyncpg.Pool:
+    def pool(self) -> ConnectionPool:
         if self._pool is None:
             raise DatabaseUnavailable(f"database {mask_url(self.url)} is not open")
         return self._pool
@@ -246,10 +240,10 @@ class PostgresDatabase(Database):
 
     async def open(self) -> None:
         try:
-            self._pool = await self._create_pool(self._min_size, self._max_size)
+            self._pool = await self._open_pool(self._min_size, self._max_size)
             # A few connections whose commits do not wait for the WAL flush, for
             # read-model transactions (their literals need standard_conforming_strings).
-            self._derived = await self._create_pool(
+            self._derived = await self._open_pool(
                 1,
                 2,
                 server_settings={"synchronous_commit": "off", "standard_conforming_strings": "on"},
@@ -263,18 +257,19 @@ class PostgresDatabase(Database):
                 f"cannot connect to PostgreSQL at {mask_url(self.url)}: {exc}"
             ) from exc
 
-    async def _create_pool(self, min_size: int, max_size: int, **options: Any) -> asyncpg.Pool:
-        return await asyncpg.create_pool(
+    async def _open_pool(
+        self, min_size: int, max_size: int, server_settings: dict[str, str] | None = None
+    ) -> ConnectionPool:
+        pool = ConnectionPool(
             self.dsn,
             min_size=min_size,
             max_size=max_size,
-            timeout=10,
-            # The default reset runs several statements on every release; our code never
-            # leaves session state behind (transactions are context managers).
-            reset=_no_reset,
+            connect_timeout=10,
             init=self._remember_pid,
-            **options,
+            server_settings=server_settings,
         )
+        await pool.open()
+        return pool
 
     async def _remember_pid(self, conn: asyncpg.Connection) -> None:
         """Runs for every new connection (a new server process: nothing prepared yet)."""
