@@ -61,30 +61,47 @@ class Projection(ABC):
         models that record each event the same way and write them in one statement)."""
         return None
 
+    def transaction_ended(self, *, committed: bool) -> None:
+        """Called after each transaction this projection's handlers ran in (for state it
+        keeps beside its tables, such as a :class:`HandOff`)."""
+        return None
+
 
 class HandOff(Generic[K, V]):
     """Rows a projection has just written, kept for the command whose events they came
     from: its mutation takes its result from here instead of reading it back (a round
-    trip). The projection drops a row's entry when it handles a later event that changes
-    the row, and takes in only rows it wrote whole, so an entry is the row as committed
-    (its command returns only once the transaction has). Bounded: entries nobody takes
-    (other processes' events, replays) fall out, oldest first."""
+    trip). A row put during a transaction is pending until the projector settles it:
+    kept when the transaction committed, forgotten when it rolled back. The projection
+    drops a row's entry when it handles a later event that changes the row, and puts in
+    only rows it wrote whole, so an entry is the row as committed (its command returns
+    only once the transaction has). Bounded: entries nobody takes (other processes'
+    events, replays) fall out, oldest first."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self._pending: dict[K, V] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def put(self, key: K, value: V) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        if len(self._entries) > self.size:
+        self._pending[key] = value
+
+    def settle(self, *, committed: bool) -> None:
+        """The transaction of the pending rows ended."""
+        pending, self._pending = self._pending, {}
+        if not committed:
+            return
+        for key, value in pending.items():
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
     def drop(self, key: K) -> None:
         self._entries.pop(key, None)
+        self._pending.pop(key, None)
 
     def take(self, key: K) -> V | None:
         """The entry, removed; None when there is none (read the table then)."""

@@ -108,6 +108,9 @@ class VersionsProjection(Projection):
             **{name: self._dropping(handler) for name, handler in changes.items()},
         }
 
+    def transaction_ended(self, *, committed: bool) -> None:
+        self.created.settle(committed=committed)
+
     def _dropping(self, handler: Handler) -> Handler:
         """The handler, first dropping the version's hand-off entry (its row changes)."""
 

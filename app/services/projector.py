@@ -19,10 +19,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
-from app.adapters.event_store.port import EventStore, RecordedEvent
+from app.adapters.event_store.port import EventMeta, EventStore, NewEvent, RecordedEvent
 from app.adapters.sql.port import Database, ExpectationFailed, Tx
 from app.services.serialization import EventMapper
 from projections.base import EventInfo, Projection, event_name
@@ -30,6 +31,8 @@ from projections.base import EventInfo, Projection, event_name
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# Commands that append the usual way after a wrong prediction (append_and_apply).
+UNPREDICTABLE_SKIPS = 16
 STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_state ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL, schema_hash TEXT NOT NULL)"
@@ -46,6 +49,10 @@ class ReadModelSync(Protocol):
     """What commands need of the read side: read-your-writes."""
 
     async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None: ...
+
+    async def append_and_apply(
+        self, events: Sequence[NewEvent], meta: EventMeta
+    ) -> list[RecordedEvent] | None: ...
 
 
 class Projector:
@@ -69,6 +76,7 @@ class Projector:
         # starts at one of them takes them (and the run after it) instead of reading the log.
         self._appended: dict[int, RecordedEvent] = {}
         self._lock = asyncio.Lock()
+        self._unpredictable = 0
         self._names = [p.name for p in self.projections]
         names = ", ".join(f"${i + 3}" for i in range(len(self._names)))
         # Locks the rows in name order, as _lock_positions does (no deadlock between them).
@@ -145,6 +153,46 @@ class Projector:
             return True
         return await self._apply_locked()
 
+    async def append_and_apply(
+        self, events: Sequence[NewEvent], meta: EventMeta
+    ) -> list[RecordedEvent] | None:
+        """When nothing else is being projected here and the store can: append ``events``
+        and apply them to every read model in one durable transaction and one round trip,
+        predicting their positions (right after this projector's) and time (now). Returns
+        them as recorded, or None, having written nothing, when this cannot be done or the
+        prediction was wrong (another process appended, an earlier append left a gap in
+        the positions); then the caller appends, and the events are applied, as usual.
+        After a wrong prediction the next few commands go the usual way."""
+        transaction = self.store.appending_transaction()
+        if transaction is None or not events or self._lock.locked() or self._appended:
+            return None
+        if self._unpredictable > 0:
+            self._unpredictable -= 1
+            return None
+        async with self._lock:
+            start = self.position
+            try:
+                async with self._settling(), transaction as tx:
+                    recorded = await self.store.append_within(
+                        tx, events, meta, first_position=start + 1, at=datetime.now(UTC)
+                    )
+                    end = recorded[-1].position
+                    await tx.expect(
+                        self._claim_sql, end, start, *self._names, rows=len(self._names)
+                    )
+                    await self._apply_events(tx, recorded, dict.fromkeys(self._names, start))
+            except ExpectationFailed:
+                self._unpredictable = UNPREDICTABLE_SKIPS
+                return None
+            except Exception as exc:
+                conflict = self.store.as_conflict(exc)
+                if conflict is not None:
+                    raise conflict from exc
+                raise
+            self._advance(end)
+        self.store.notify_appended(end, here=True)
+        return recorded
+
     async def _apply_claimed(self, events: list[RecordedEvent]) -> bool:
         """The common case: this process's own events, right after where it left every
         projection. One statement claims them (moves every position from just before
@@ -152,7 +200,7 @@ class Projector:
         the transaction rolls back and the locked path takes over."""
         start, end = events[0].position - 1, events[-1].position
         try:
-            async with self.db.transaction(durable=False) as tx:
+            async with self._settling(), self.db.transaction(durable=False) as tx:
                 await tx.expect(self._claim_sql, end, start, *self._names, rows=len(self._names))
                 await self._apply_events(tx, events, dict.fromkeys(self._names, start))
         except ExpectationFailed:
@@ -160,10 +208,21 @@ class Projector:
         self._advance(end)
         return True
 
+    @contextlib.asynccontextmanager
+    async def _settling(self) -> AsyncIterator[None]:
+        """Tells every projection how the transaction its handlers ran in ended."""
+        committed = False
+        try:
+            yield
+            committed = True
+        finally:
+            for projection in self.projections:
+                projection.transaction_ended(committed=committed)
+
     async def _apply_locked(self) -> bool:
         """Lock the positions, then apply what the projections have not seen: this
         process's appended events when they come next, otherwise the log."""
-        async with self.db.transaction(durable=False) as tx:
+        async with self._settling(), self.db.transaction(durable=False) as tx:
             positions = await self._lock_positions(tx)
             start = min(positions.values())
             events = self._take_appended(start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -27,6 +27,7 @@ from domain.errors import NotFound
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+Append = Callable[[Sequence[NewEvent], EventMeta], Awaitable[list[RecordedEvent]]]
 
 SNAPSHOT_EVERY = 20
 MAX_ATTEMPTS = 100
@@ -116,12 +117,14 @@ class Repository:
             raise NotFound(kind, str(aggregate_id))
         return aggregate
 
-    async def save(self, *aggregates: Aggregate, meta: EventMeta) -> list[RecordedEvent]:
-        """Append the pending events of all aggregates in one atomic batch; returns them as
-        recorded."""
+    async def save(
+        self, *aggregates: Aggregate, meta: EventMeta, append: Append | None = None
+    ) -> list[RecordedEvent]:
+        """Append the pending events of all aggregates in one atomic batch (through
+        ``append`` when given, else the store's record); returns them as recorded."""
         pending = [(agg, agg.collect_events()) for agg in aggregates]
         new_events = [self.mapper.to_new_event(e) for _, events in pending for e in events]
-        recorded = await self.store.record(new_events, meta)
+        recorded = await (append or self.store.record)(new_events, meta)
         for aggregate, events in pending:
             self.cache.put(aggregate)
             if events and self._crossed_snapshot(aggregate.version, len(events)):
@@ -178,14 +181,28 @@ class Commands:
         self.repo = repository
         self.projector = projector
         self._locks = KeyedLocks()
+        self._appending = 0  # appends the usual way under way
 
     async def save(self, *aggregates: Aggregate, meta: EventMeta) -> None:
-        recorded = await self.repo.save(*aggregates, meta=meta)
+        recorded = await self.repo.save(*aggregates, meta=meta, append=self._append)
         saved = _SAVED.get()
         if saved is not None:
             saved.extend(recorded)  # the running command waits for them (run)
         elif recorded:
             await self.projector.wait_for(recorded[-1].position, recorded)
+
+    async def _append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
+        """Appended and projected at once when this process appends nothing else (the
+        projector predicts the positions), else appended for the projector to apply."""
+        if self._appending == 0:
+            recorded = await self.projector.append_and_apply(events, meta)
+            if recorded is not None:
+                return recorded
+        self._appending += 1
+        try:
+            return await self.repo.store.record(events, meta)
+        finally:
+            self._appending -= 1
 
     async def run(self, key: UUID | None, command: Callable[[], Awaitable[T]]) -> T:
         """Run a command; it returns once the read models show what it saved."""

@@ -163,19 +163,45 @@ async def test_a_read_sees_the_writes_before_it(db: PostgresDatabase) -> None:
 async def test_a_value_without_a_literal_runs_as_a_prepared_statement_in_order(
     db: PostgresDatabase,
 ) -> None:
+    """Two-dimensional arrays have no literal form here."""
     await db.script(["CREATE TABLE a (k INTEGER, xs INTEGER[])"])
     async with db.transaction(durable=False) as tx:
         await tx.execute("INSERT INTO a (k, xs) VALUES ($1, $2)", 1, None)
-        await tx.execute("INSERT INTO a (k, xs) VALUES ($1, $2)", 2, [1, 2])
-        await tx.executemany("INSERT INTO a (k, xs) VALUES ($1, $2)", [(3, [3]), (4, [4])])
+        await tx.execute("INSERT INTO a (k, xs) VALUES ($1, $2)", 2, [[1, 2]])
+        await tx.executemany("INSERT INTO a (k, xs) VALUES ($1, $2)", [(3, [[3]]), (4, [[4]])])
         await tx.execute("UPDATE a SET k = k * 10")
     rows = await db.fetch("SELECT k, xs FROM a ORDER BY k")
     assert rows == [
         {"k": 10, "xs": None},
-        {"k": 20, "xs": [1, 2]},
-        {"k": 30, "xs": [3]},
-        {"k": 40, "xs": [4]},
+        {"k": 20, "xs": [[1, 2]]},
+        {"k": 30, "xs": [[3]]},
+        {"k": 40, "xs": [[4]]},
     ]
+
+
+async def test_one_dimensional_arrays_are_written_as_literals(db: PostgresDatabase) -> None:
+    await db.script(
+        ["CREATE TABLE a (k INTEGER, ts TEXT[], ns BIGINT[], us UUID[], bs BYTEA[], fs BOOLEAN[])"]
+    )
+    texts = [*TEXTS, "NULL", "a,b", "{x}", '"quoted"', " spaced ", None]
+    row = (
+        1,
+        texts,
+        [*NUMBERS, None],
+        [UUID(int=1), UUID(int=2)],
+        [bytes(range(256)), b""],
+        [True, False],
+    )
+    async with db.transaction(durable=False) as tx:
+        sent = spy_on_connection(tx)
+        await tx.execute(
+            "INSERT INTO a (k, ts, ns, us, bs, fs) VALUES ($1, $2, $3, $4, $5, $6)", *row
+        )
+        await tx.execute("INSERT INTO a (k, ts) VALUES ($1, $2)", 2, [])
+    assert len(sent) <= 2  # a PREPARE, then one message: no statement ran on its own
+    got = await db.fetch("SELECT * FROM a ORDER BY k")
+    assert tuple(got[0].values()) == row
+    assert got[1]["ts"] == []
 
 
 async def test_a_failed_expectation_rolls_back_the_whole_transaction(

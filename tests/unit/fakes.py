@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.adapters.event_store.memory import InMemoryEventStore
-from app.adapters.event_store.port import RecordedEvent
+from app.adapters.event_store.port import EventMeta, NewEvent, RecordedEvent
 from app.services.models import ModelService
 from app.services.repository import Repository
 from app.services.serialization import EventMapper
@@ -20,6 +20,11 @@ class RecordingSync:
 
     async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None:
         self.position = max(self.position, position)
+
+    async def append_and_apply(
+        self, events: Sequence[NewEvent], meta: EventMeta
+    ) -> list[RecordedEvent] | None:
+        return None  # the caller appends
 
 
 def model_service(snapshot_every: int = 50) -> tuple[ModelService, InMemoryEventStore]:

@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 
 from app.adapters.event_store.memory import InMemoryEventStore
-from app.adapters.event_store.port import EventMeta, RecordedEvent
+from app.adapters.event_store.port import EventMeta, NewEvent, RecordedEvent
 from app.services.models import ModelService, VersionSpec
 from app.services.repository import AggregateCache, Repository
 from app.services.serialization import EventMapper
@@ -115,6 +115,11 @@ class GatedSync:
         if len(self.waiting) >= self.expected:
             self.all_waiting.set()
         await self.gate.wait()
+
+    async def append_and_apply(
+        self, events: Sequence[NewEvent], meta: EventMeta
+    ) -> list[RecordedEvent] | None:
+        return None  # the caller appends
 
 
 async def test_a_command_waits_for_the_read_models_after_letting_go_of_the_lock() -> None:

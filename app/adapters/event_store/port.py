@@ -11,9 +11,12 @@ import asyncio
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
+
+from app.adapters.sql.port import Tx
 
 
 class ConcurrencyConflict(Exception):
@@ -107,6 +110,33 @@ class EventStore(ABC):
     async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
         """:meth:`append`, returning the events as recorded (positions and time), so the
         appending process can project them without reading them back."""
+
+    def appending_transaction(self) -> AbstractAsyncContextManager[Tx] | None:
+        """A read-model transaction that can also hold an append (:meth:`append_within`),
+        all of it committed as one durable transaction in one round trip; None where the
+        store cannot (its database is not the read models', or a round trip costs little)."""
+        return None
+
+    async def append_within(
+        self,
+        tx: Tx,
+        events: Sequence[NewEvent],
+        meta: EventMeta,
+        *,
+        first_position: int,
+        at: datetime,
+    ) -> list[RecordedEvent]:
+        """Append ``events`` in ``tx`` (an :meth:`appending_transaction`) at the positions
+        from ``first_position`` on, recorded at ``at``: the caller's prediction, which the
+        database checks. Where it is wrong (another writer came first, ``at`` is earlier
+        than the last event's time), the transaction fails with ExpectationFailed, at the
+        latest at its commit, and nothing of it is written."""
+        raise NotImplementedError("this store cannot append within a transaction")
+
+    def as_conflict(self, exc: BaseException) -> ConcurrencyConflict | None:
+        """``exc`` raised by an :meth:`appending_transaction` as the conflict it reports,
+        if it reports an append's (a taken aggregate version)."""
+        return None
 
     @abstractmethod
     async def read_aggregate(

@@ -10,7 +10,8 @@ does not block readers (plain SELECTs take ACCESS SHARE).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from app.adapters.event_store.port import (
     NewEvent,
     RecordedEvent,
 )
+from app.adapters.sql.port import Tx
 from app.adapters.sql.postgres import PostgresDatabase
 
 # Serializes schema creation across processes: concurrent CREATE TABLE IF NOT EXISTS can
@@ -57,18 +59,17 @@ SCHEMA = (
 
 # The append is one function call, so one round trip in its own implicit transaction: the
 # table lock is held only while the server inserts and commits, never across a network
-# round trip, which is what bounds append throughput under contention. The time is read
-# once, after the lock, and never earlier than the last event's (so time order = position
-# order even if the clock steps back). ORDER BY the ordinality draws positions in the
-# caller's order.
-# Before the positions and times were returned too (an earlier SETOF BIGINT), so a store
-# set up by an older version has a function of another return type: replaced here.
-DROP_OLD_APPEND_FUNCTION = """
+# round trip, which is what bounds append throughput under contention. The time is the
+# appending process's clock (p_at), never earlier than the last event's (so time order =
+# position order even if a clock steps back or two processes' clocks differ). ORDER BY
+# the ordinality draws positions in the caller's order.
+# Older versions of the store had a function without p_at (7 arguments, returning
+# positions only or positions and times): dropped, as a call could not choose.
+DROP_OLD_APPEND_FUNCTIONS = """
 DO $$
 BEGIN
     IF EXISTS (
-        SELECT 1 FROM pg_proc WHERE proname = 'events_append'
-        AND pg_get_function_result(oid) = 'SETOF bigint'
+        SELECT 1 FROM pg_proc WHERE proname = 'events_append' AND pronargs = 7
     ) THEN
         DROP FUNCTION events_append(UUID[], INTEGER[], TEXT[], BYTEA[], TEXT, TEXT, TEXT);
     END IF;
@@ -78,14 +79,14 @@ $$
 APPEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION events_append(
     p_ids UUID[], p_versions INTEGER[], p_topics TEXT[], p_states BYTEA[],
-    p_actor TEXT, p_request_id TEXT, p_reason TEXT
+    p_actor TEXT, p_request_id TEXT, p_reason TEXT, p_at TIMESTAMPTZ
 ) RETURNS TABLE (out_position BIGINT, out_recorded_at TIMESTAMPTZ) LANGUAGE plpgsql AS $body$
 BEGIN
     LOCK TABLE events IN EXCLUSIVE MODE;
     RETURN QUERY
     WITH now AS MATERIALIZED (
         SELECT GREATEST(
-            clock_timestamp(),
+            p_at,
             (SELECT e.recorded_at FROM events e ORDER BY e.position DESC LIMIT 1)
         ) AS ts
     )
@@ -104,6 +105,32 @@ BEGIN
 END
 $body$
 """
+
+_APPEND = "SELECT * FROM events_append($1, $2, $3, $4, $5, $6, $7, $8)"
+# Within a read-model transaction (append_within): the server checks the positions and the
+# time the caller expects, and fails the transaction when they differ.
+_APPEND_AS_PREDICTED = (
+    "SELECT 1 FROM events_append($1, $2, $3, $4, $5, $6, $7, $8) AS a"
+    " WHERE a.out_recorded_at = $8 AND a.out_position BETWEEN $9 AND $10"
+)
+
+
+def _append_args(events: Sequence[NewEvent], meta: EventMeta, at: datetime) -> tuple[Any, ...]:
+    return (
+        [e.originator_id for e in events],
+        [e.originator_version for e in events],
+        [e.topic for e in events],
+        [e.state for e in events],
+        meta.actor,
+        meta.request_id,
+        meta.reason,
+        at,
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
 
 _COLUMNS = (
     "position, originator_id, originator_version, topic, state, recorded_at, actor, "
@@ -132,7 +159,7 @@ class PostgresEventStore(EventStore):
     async def setup(self) -> None:
         async with self._db.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SETUP_LOCK_KEY)
-            for statement in (*SCHEMA, DROP_OLD_APPEND_FUNCTION, APPEND_FUNCTION):
+            for statement in (*SCHEMA, DROP_OLD_APPEND_FUNCTIONS, APPEND_FUNCTION):
                 await conn.execute(statement)
 
     async def wait_for_append(self, at_most: float, *, elsewhere: bool = False) -> None:
@@ -158,19 +185,8 @@ class PostgresEventStore(EventStore):
     async def record(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
         if not events:
             return []
-        args = (
-            [e.originator_id for e in events],
-            [e.originator_version for e in events],
-            [e.topic for e in events],
-            [e.state for e in events],
-            meta.actor,
-            meta.request_id,
-            meta.reason,
-        )
         try:
-            rows = await self._db.pool.fetch(
-                "SELECT * FROM events_append($1, $2, $3, $4, $5, $6, $7)", *args
-            )
+            rows = await self._db.pool.fetch(_APPEND, *_append_args(events, meta, now()))
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
         rows = sorted(rows, key=lambda row: row[0])
@@ -179,6 +195,31 @@ class PostgresEventStore(EventStore):
             RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
             for e, (p, at) in zip(events, rows, strict=True)
         ]
+
+    def appending_transaction(self) -> AbstractAsyncContextManager[Tx]:
+        return self._db.transaction(pipelined=True)
+
+    async def append_within(
+        self,
+        tx: Tx,
+        events: Sequence[NewEvent],
+        meta: EventMeta,
+        *,
+        first_position: int,
+        at: datetime,
+    ) -> list[RecordedEvent]:
+        last_position = first_position + len(events) - 1
+        args = (*_append_args(events, meta, at), first_position, last_position)
+        await tx.expect(_APPEND_AS_PREDICTED, *args, rows=len(events))
+        return [
+            RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
+            for p, e in enumerate(events, start=first_position)
+        ]
+
+    def as_conflict(self, exc: BaseException) -> ConcurrencyConflict | None:
+        if isinstance(exc, asyncpg.UniqueViolationError) and exc.table_name == "events":
+            return ConcurrencyConflict(str(exc))
+        return None
 
     async def read_aggregate(
         self,

@@ -89,7 +89,32 @@ def literal(value: Any) -> str:
         return f"'\\x{value.hex()}'::bytea"
     if isinstance(value, datetime) and value.utcoffset() is not None:
         return f"'{value.isoformat()}'::timestamptz"
+    if isinstance(value, list | tuple):
+        # An untyped array literal: the context gives its element type, as for a string.
+        text = "{" + ",".join(_array_element(item) for item in value) + "}"
+        return "'" + text.replace("'", "''") + "'"
     raise _Unsupported(f"no SQL literal for {type(value).__name__}")
+
+
+def _array_element(value: Any) -> str:
+    """One element of a one-dimensional array literal, double-quoted (so that a text
+    "NULL" or one with commas or braces stays itself) with quotes and backslashes
+    escaped."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, int):
+        text = str(int(value))
+    elif isinstance(value, str | UUID):
+        text = str.__str__(value) if isinstance(value, str) else str(value)
+        if "\x00" in text:
+            raise ValueError("a text value cannot contain NUL characters")
+    elif isinstance(value, bytes):
+        text = "\\x" + value.hex()
+    else:
+        raise _Unsupported(f"no SQL array element for {type(value).__name__}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def inline(sql: str, args: Sequence[Any]) -> str:
@@ -240,14 +265,12 @@ class PostgresDatabase(Database):
 
     async def open(self) -> None:
         try:
-            self._pool = await self._open_pool(self._min_size, self._max_size)
+            # Pipelined transactions' literals need standard_conforming_strings.
+            literals = {"standard_conforming_strings": "on"}
+            self._pool = await self._open_pool(self._min_size, self._max_size, literals)
             # A few connections whose commits do not wait for the WAL flush, for
-            # read-model transactions (their literals need standard_conforming_strings).
-            self._derived = await self._open_pool(
-                1,
-                2,
-                server_settings={"synchronous_commit": "off", "standard_conforming_strings": "on"},
-            )
+            # read-model transactions.
+            self._derived = await self._open_pool(1, 2, {**literals, "synchronous_commit": "off"})
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", SETUP_LOCK_KEY)
                 await conn.execute(EXPECT_FUNCTION)
@@ -284,12 +307,16 @@ class PostgresDatabase(Database):
         self._pool = self._derived = None
 
     @asynccontextmanager
-    async def transaction(self, *, durable: bool = True) -> AsyncIterator[Tx]:
-        if durable or self._derived is None:
+    async def transaction(
+        self, *, durable: bool = True, pipelined: bool = False
+    ) -> AsyncIterator[Tx]:
+        """``durable=False`` transactions are pipelined (see the module's docstring);
+        ``pipelined`` makes a durable one so too (an append with its projection)."""
+        if (durable and not pipelined) or self._derived is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 yield PostgresTx(conn)
             return
-        async with self._derived.acquire() as conn:
+        async with (self.pool if durable else self._derived).acquire() as conn:
             pid = conn.get_server_pid()
             prepared = self._prepared.setdefault(pid, Prepared(self._statement_names))
             tx = _PipelinedTx(conn, prepared)
