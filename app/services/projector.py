@@ -11,6 +11,12 @@ every projection, one statement claims them instead (it moves every position, or
 fewer rows and the locked way above takes over). Read-model transactions are not
 durable (Database.transaction(durable=False)): a crash can only lose what the log
 applies again.
+
+Where the store can (PostgreSQL), a command that finds nothing else being appended or
+projected in this process appends and projects in one durable transaction, sent as one
+message (append_and_apply): it predicts its events' positions (right after this
+projector's) and time, the database checks them, and a wrong prediction writes nothing
+and sends the command the usual way.
 """
 
 from __future__ import annotations
@@ -163,11 +169,13 @@ class Projector:
         prediction was wrong (another process appended, an earlier append left a gap in
         the positions); then the caller appends, and the events are applied, as usual.
         After a wrong prediction the next few commands go the usual way."""
-        transaction = self.store.appending_transaction()
-        if transaction is None or not events or self._lock.locked() or self._appended:
+        if not events or self._lock.locked() or self._appended:
             return None
         if self._unpredictable > 0:
             self._unpredictable -= 1
+            return None
+        transaction = self.store.appending_transaction()
+        if transaction is None:
             return None
         async with self._lock:
             start = self.position

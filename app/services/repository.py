@@ -86,6 +86,7 @@ class Repository:
         self.mapper = mapper
         self.snapshot_every = snapshot_every
         self.cache = AggregateCache()
+        self.commands_running = 0  # by the Commands of every service (Commands.run)
 
     async def find(
         self, aggregate_id: UUID, cls: type[A], *, as_of: datetime | None = None
@@ -181,7 +182,6 @@ class Commands:
         self.repo = repository
         self.projector = projector
         self._locks = KeyedLocks()
-        self._appending = 0  # appends the usual way under way
 
     async def save(self, *aggregates: Aggregate, meta: EventMeta) -> None:
         recorded = await self.repo.save(*aggregates, meta=meta, append=self._append)
@@ -192,33 +192,34 @@ class Commands:
             await self.projector.wait_for(recorded[-1].position, recorded)
 
     async def _append(self, events: Sequence[NewEvent], meta: EventMeta) -> list[RecordedEvent]:
-        """Appended and projected at once when this process appends nothing else (the
-        projector predicts the positions), else appended for the projector to apply."""
-        if self._appending == 0:
+        """Appended and projected at once when no other command runs in this process
+        (the projector predicts the positions; concurrent commands do better appending
+        apart and being projected together), else appended for the projector to apply."""
+        if self.repo.commands_running <= 1:
             recorded = await self.projector.append_and_apply(events, meta)
             if recorded is not None:
                 return recorded
-        self._appending += 1
-        try:
-            return await self.repo.store.record(events, meta)
-        finally:
-            self._appending -= 1
+        return await self.repo.store.record(events, meta)
 
     async def run(self, key: UUID | None, command: Callable[[], Awaitable[T]]) -> T:
         """Run a command; it returns once the read models show what it saved."""
         saved: list[RecordedEvent] = []
         in_command, saving = _IN_COMMAND.set(True), _SAVED.set(saved)
+        self.repo.commands_running += 1
         try:
-            if key is None:
-                result = await retry_on_conflict(command)
-            else:
-                async with self._locks.hold(key):
+            try:
+                if key is None:
                     result = await retry_on_conflict(command)
+                else:
+                    async with self._locks.hold(key):
+                        result = await retry_on_conflict(command)
+            finally:
+                _IN_COMMAND.reset(in_command)
+                _SAVED.reset(saving)
+            if saved:
+                await self.projector.wait_for(saved[-1].position, saved)
         finally:
-            _IN_COMMAND.reset(in_command)
-            _SAVED.reset(saving)
-        if saved:
-            await self.projector.wait_for(saved[-1].position, saved)
+            self.repo.commands_running -= 1
         return result
 
     async def change(
