@@ -4,6 +4,7 @@ wrong nothing of it is written and the command goes the usual way."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,3 +136,18 @@ async def test_a_clock_behind_the_last_event_goes_the_usual_way_and_keeps_time_o
     assert len(records) == 1
     log = await positions_and_times(container)
     assert log[-1][1] == ahead  # never earlier than the event before
+
+
+async def test_concurrent_commands_append_the_usual_way(container: Container) -> None:
+    first, _ = await container.models.import_model("a", VersionSpec("ONNX"), meta=META)
+    second, _ = await container.models.import_model("b", VersionSpec("ONNX"), meta=META)
+    records = spy(container.store, "record")
+    await asyncio.gather(
+        *(
+            container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
+            for model in (first, second, first, second)
+        )
+    )
+    assert len(records) >= 3  # the first may go alone; the others run beside it
+    counts = await container.db.fetch("SELECT name, version_count FROM rm_models ORDER BY name")
+    assert [(r["name"], r["version_count"]) for r in counts] == [("a", 3), ("b", 3)]
