@@ -7,7 +7,8 @@ Prints figures and ratios; asserts nothing. Run from the project root:
 
 Measures, over HTTP with keep-alive clients on 127.0.0.1:
   1. create-version throughput: modelrepo ``importModelVersion`` (GraphQL) and MLflow
-     ``model-versions/create`` (REST); 1 client, 8 clients on 8 models, 8 on one model.
+     ``model-versions/create`` (REST); 1 client, 8 clients on 8 models, 8 on one model;
+     with the peer, both servers run at once and take turns in alternating rounds.
   2. read latency p50/p99: ``models(first: 100)`` / ``model(name)`` against MLflow's
      ``registered-models/search?max_results=100`` / ``registered-models/get``, at equal
      data sizes.
@@ -44,6 +45,7 @@ from _report import Key, Results, ratios, read_table, store_table, table, write_
 
 HERE = Path(__file__).resolve().parent
 WRITE_CLIENTS = 8
+ROUNDS = 5  # alternating write rounds per case (bench_writes_paired)
 IN_PROCESS = "modelrepo in-process"
 METHOD = """\
 - Clients: one asyncio process on the same machine, one keep-alive connection each; a
@@ -53,6 +55,10 @@ METHOD = """\
   adds to every request of either server); both peers always get the same client.
   Servers run one uvicorn worker with their default logging: MLflow's uvicorn prints an
   access-log line per request, modelrepo prints none unless `serve --access-log`.
+- Write cases with the peer: both servers run at once (each on a fresh database) and
+  take turns, 5 rounds per case, modelrepo first in even rounds and MLflow first in odd
+  ones; the ratio is the median of the rounds' ratios. This machine's speed can change
+  by half within minutes, so figures taken minutes apart do not compare.
 - modelrepo write cases use fresh models per case; "in-process" rows call
   ModelService.import_version directly (no HTTP/GraphQL) against the same database.
 - Seeds: modelrepo through its domain aggregates and event store (50 models per append),
@@ -144,6 +150,87 @@ async def _writes(
     return extra
 
 
+async def bench_writes_paired(cfg: Config, results: Results, work: Path) -> None:
+    """The create-version cases with modelrepo and MLflow both serving, in alternating
+    rounds (modelrepo first in even rounds, MLflow first in odd ones), so both are measured
+    at the same speed of this shared machine, which can change by half within minutes:
+    the ratio reported is the median of the rounds' ratios."""
+    print(f"\n# create-version, modelrepo and MLflow in {ROUNDS} alternating rounds", flush=True)
+    async with (
+        fresh_database(cfg.pg_url, "bench_mlflow_writes") as mlflow_url,
+        _mlflow.serve(cfg.venv, mlflow_url, work, work / "logs" / "mlflow-writes.log") as peer,
+    ):
+        for backend in cfg.backends:
+            data_dir = work / f"writes-{backend}"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if backend == "sqlite":
+                sqlite_url = f"sqlite:///{data_dir / 'w.db'}"
+                await _paired_on(cfg, results, backend, sqlite_url, peer, work)
+                continue
+            async with fresh_database(cfg.pg_url, "bench_modelrepo_writes") as url:
+                await _paired_on(cfg, results, backend, url, peer, work)
+
+
+async def _paired_on(
+    cfg: Config, results: Results, backend: str, url: str, peer: Server, work: Path
+) -> None:
+    data_dir = work / f"writes-{backend}"
+    headers = {"Authorization": f"Bearer {mr.create_token(url, data_dir)}"}
+    log = work / "logs" / f"modelrepo-writes-{backend}.log"
+    per_round = max(1, cfg.write_requests // ROUNDS)
+    async with (
+        mr.serve(url, data_dir, log) as server,
+        client(server.base_url, headers) as http,
+        client(peer.base_url) as peer_http,
+    ):
+        for label, clients, models in _write_cases(cfg.spread_models):
+            prefix = f"w-{backend}-{clients}x{models}"
+            ours = [await mr.import_model(http, f"{prefix}-{i}") for i in range(models)]
+            theirs = [await _mlflow.create_model(peer_http, f"{prefix}-{i}") for i in range(models)]
+            sides = {
+                "modelrepo": (server, headers, mr.import_version_on(ours, one_model=models == 1)),
+                "mlflow": (peer, {}, _mlflow.create_version_on(theirs, one_model=models == 1)),
+            }
+            merged = {name: Run() for name in sides}
+            round_ratios: list[float] = []
+            for r in range(ROUNDS):
+                rates: dict[str, float] = {}
+                for name in sorted(sides, reverse=r % 2 == 1):
+                    target, side_headers, call = sides[name]
+                    run = await drive(
+                        target.base_url,
+                        call,
+                        clients=clients,
+                        total=per_round,
+                        headers=side_headers,
+                        deadline_s=cfg.deadline_s / ROUNDS,
+                    )
+                    rates[name] = run.rate
+                    _merge(merged[name], run)
+                round_ratios.append(rates["modelrepo"] / rates["mlflow"])
+            results.writes[Key("modelrepo", backend, label)] = merged["modelrepo"]
+            results.writes[Key("mlflow", "postgres", f"{label} (beside {backend})")] = merged[
+                "mlflow"
+            ]
+            results.paired[(backend, label)] = round_ratios
+            ratios_text = ", ".join(f"{x:.2f}" for x in round_ratios)
+            _progress(
+                f"modelrepo/{backend} write {label}: {merged['modelrepo'].rate:.1f} versions/s;"
+                f" MLflow {merged['mlflow'].rate:.1f}/s; round ratios {ratios_text}",
+                merged["modelrepo"],
+            )
+
+
+def _merge(into: Run, run: Run) -> None:
+    into.requests += run.requests
+    into.ok += run.ok
+    into.errors += run.errors
+    into.seconds += run.seconds
+    into.latencies_ms += run.latencies_ms
+    into.first_error = into.first_error or run.first_error
+    into.timed_out = into.timed_out or run.timed_out
+
+
 async def _service_writes(
     cfg: Config, results: Results, backend: str, url: str, data_dir: Path
 ) -> Extra:
@@ -221,11 +308,13 @@ async def _modelrepo_on(cfg: Config, results: Results, backend: str, url: str, w
     log = work / "logs" / f"modelrepo-{backend}.log"
     system = f"modelrepo/{backend}"
     headers = {"Authorization": f"Bearer {mr.create_token(url, data_dir)}"}
-    async with mr.serve(url, data_dir, log) as server:
-        key = ("modelrepo", backend)
-        extra = await _writes(
-            cfg, results, key, server, headers, mr.import_model, mr.import_version_on
-        )
+    extra = Extra()
+    if not cfg.mlflow:  # with the peer, the writes ran paired with its (bench_writes_paired)
+        async with mr.serve(url, data_dir, log) as server:
+            key = ("modelrepo", backend)
+            extra = await _writes(
+                cfg, results, key, server, headers, mr.import_model, mr.import_version_on
+            )
     more = await _service_writes(cfg, results, backend, url, data_dir)
     extra = Extra(extra.models + more.models, extra.versions + more.versions)
     seeded = 0
@@ -257,9 +346,6 @@ async def bench_mlflow(cfg: Config, results: Results, work: Path) -> None:
         _mlflow.serve(cfg.venv, url, work, work / "logs" / "mlflow.log") as server,
     ):
         key = ("mlflow", "postgres")
-        extra = await _writes(
-            cfg, results, key, server, {}, _mlflow.create_model, _mlflow.create_version_on
-        )
         seeded = 0
         for size in cfg.sizes():
             if size > cfg.mlflow_models:
@@ -271,7 +357,7 @@ async def bench_mlflow(cfg: Config, results: Results, work: Path) -> None:
             seeded = size
             await analyze(url)
             calls = (_mlflow.search_models, _mlflow.get_model(_names(size)))
-            sized = (size, size + extra.models, size * cfg.versions_per_model + extra.versions)
+            sized = (size, size, size * cfg.versions_per_model)
             await _reads(cfg, results, key, server, {}, calls, sized)
 
 
@@ -312,6 +398,8 @@ async def main(cfg: Config) -> None:
     try:
         print(_describe(cfg), flush=True)
         print(f"HTTP client: {cfg.client}", flush=True)
+        if cfg.mlflow:
+            await bench_writes_paired(cfg, results, work)
         for backend in cfg.backends:
             await bench_modelrepo(cfg, results, backend, work)
         if cfg.mlflow:
