@@ -1,12 +1,13 @@
 """PostgreSQL through asyncpg connections (a pool of our own: :mod:`app.adapters.sql.pg_pool`).
 
 Durable transactions run statement by statement (a round trip each). Read-model
-transactions (``durable=False``) hold their writes and send them together in one
-simple-protocol message, so one round trip, at the next read or at the commit: each write
-as ``EXECUTE`` of a statement the connection has prepared (see :class:`Prepared`), with
-its values written in as literals. asyncpg cannot pipeline different prepared statements,
-and a projection's handful of small writes cost far more in round trips than in sending
-their values as text.
+transactions (``durable=False``), and durable ones asked for ``pipelined`` (an append
+with its projection), hold their writes and send them together in one simple-protocol
+message, so one round trip, at the next read or at the commit: each write as ``EXECUTE``
+of a statement the connection has prepared (see :class:`Prepared`), with its values
+written in as literals (one-dimensional arrays too). asyncpg cannot pipeline different
+prepared statements, and a projection's handful of small writes cost far more in round
+trips than in sending their values as text.
 """
 
 from __future__ import annotations
