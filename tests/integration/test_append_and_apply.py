@@ -19,7 +19,7 @@ from app.services.projector import UNPREDICTABLE_SKIPS
 from app.settings import Settings
 from domain.model import Model, ModelList
 from projections.versions import get_versions
-from tests.conftest import run_sync
+from tests.conftest import _empty_schema, run_sync
 from tests.integration.test_projections import dump
 from tests.unit.fakes import spy
 
@@ -28,18 +28,12 @@ META = EventMeta(actor="tester")
 
 @pytest.fixture
 async def container(pg_url: str, tmp_path: Path) -> AsyncIterator[Container]:
-    run_sync(_emptied(pg_url))
+    run_sync(_empty_schema(pg_url))
     built = await build(Settings(data_dir=tmp_path, database_url=pg_url))
     try:
         yield built
     finally:
         await built.close()
-
-
-async def _emptied(url: str) -> None:
-    from tests.conftest import _empty_schema
-
-    await _empty_schema(url)
 
 
 async def positions_and_times(container: Container) -> list[tuple[int, datetime]]:
