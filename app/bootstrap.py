@@ -158,9 +158,11 @@ def _data_plane(
 ) -> DataPlane:
     meta = EventMeta(actor="data-plane")
 
-    async def report_status(service_id: str, status: ServiceStatus, reason: str) -> None:
+    async def report_status(
+        service_id: str, revision: int, status: ServiceStatus, reason: str
+    ) -> None:
         with contextlib.suppress(DomainError):  # deleted meanwhile
-            await services.report_status(service_id, status, reason, meta=meta)
+            await services.report_status(service_id, status, reason, revision=revision, meta=meta)
 
     async def report_failure(service_id: str, version_id: str, revision: int, reason: str) -> None:
         with contextlib.suppress(DomainError):

@@ -232,9 +232,15 @@ class Service(Aggregate):
 
     # -- status ------------------------------------------------------------------------
 
-    def report_status(self, status: ServiceStatus, reason: str = "") -> bool:
-        """Record what the data plane found; returns False when nothing changed."""
+    def report_status(
+        self, status: ServiceStatus, reason: str = "", *, revision: int | None = None
+    ) -> bool:
+        """Record what the data plane found (for ``revision``, when given); returns False
+        when nothing changed. A report about a revision since superseded changes nothing:
+        the data plane deploys the new one and reports again."""
         self.check_live()
+        if revision is not None and revision != self.revision:
+            return False
         if self.status == ServiceStatus.STOPPED and status != ServiceStatus.STOPPED:
             return False
         if self.status == status and self.status_reason == reason:

@@ -177,9 +177,17 @@ class ServiceManager:
         return await self.change(service_ref, lambda s, _: s.start(), meta=meta)
 
     async def report_status(
-        self, service_ref: str | UUID, status: ServiceStatus, reason: str, *, meta: EventMeta
+        self,
+        service_ref: str | UUID,
+        status: ServiceStatus,
+        reason: str,
+        *,
+        revision: int | None = None,
+        meta: EventMeta,
     ) -> None:
-        await self.change(service_ref, lambda s, _: s.report_status(status, reason), meta=meta)
+        await self.change(
+            service_ref, lambda s, _: s.report_status(status, reason, revision=revision), meta=meta
+        )
 
     async def version_failed(
         self, service_ref: str | UUID, vid: str, revision: int, reason: str, *, meta: EventMeta

@@ -29,7 +29,8 @@ from projections.services import DeploymentRow, ServiceRow, serving_state
 
 log = logging.getLogger("modelrepo.serving")
 
-StatusReporter = Callable[[str, ServiceStatus, str], Awaitable[None]]
+# (service id, the revision it is about, status, reason)
+StatusReporter = Callable[[str, int, ServiceStatus, str], Awaitable[None]]
 FailureReporter = Callable[[str, str, int, str], Awaitable[None]]
 
 
@@ -208,7 +209,9 @@ class DataPlane:
             # A version meant to take traffic is not there: the table serving now (if any)
             # keeps serving, and the new one never takes traffic.
             serving = " (the previous revision keeps serving)" if state.router else ""
-            await self.report_status(row.id, ServiceStatus.FAILED, "; ".join(failures) + serving)
+            await self.report_status(
+                row.id, row.revision, ServiceStatus.FAILED, "; ".join(failures) + serving
+            )
             return
         state.router = WeightedRouter(weighted)
         state.revision_served = row.revision
@@ -217,7 +220,7 @@ class DataPlane:
         }
         for key in [k for k in state.loaded if k not in keep]:
             await self._unload_when_idle(state.loaded.pop(key))
-        await self.report_status(row.id, ServiceStatus.RUNNING, "; ".join(failures))
+        await self.report_status(row.id, row.revision, ServiceStatus.RUNNING, "; ".join(failures))
 
     async def _load(self, state: ServiceState, deployment: DeploymentRow) -> Loaded:
         version = await version_row(self.db, deployment.version_id)

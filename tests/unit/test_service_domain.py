@@ -94,6 +94,19 @@ def test_removing_a_version_rebalances_or_stops() -> None:
     assert service.deployments == [] and service.status == ServiceStatus.STOPPED
 
 
+def test_a_status_report_about_a_superseded_revision_changes_nothing() -> None:
+    """The data plane finished deploying revision 1 after revision 2 was asked for: the
+    service stays DEPLOYING until revision 2 is reported."""
+    service = _service(100, 0)
+    assert service.report_status(ServiceStatus.RUNNING, revision=1) is True
+    service.set_traffic({d["version_id"]: 50 for d in service.deployments})
+    assert service.revision == 2 and service.status == ServiceStatus.DEPLOYING
+    assert service.report_status(ServiceStatus.RUNNING, revision=1) is False
+    assert service.status == ServiceStatus.DEPLOYING
+    assert service.report_status(ServiceStatus.RUNNING, revision=2) is True
+    assert service.status == ServiceStatus.RUNNING
+
+
 def test_status_and_deletion_rules() -> None:
     service = _service(100)
     assert service.report_status(ServiceStatus.RUNNING) is True
