@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from app.bootstrap import Container, build
 from app.graphql.schema import build_schema
-from app.graphql.view import AuthGate, ModelrepoGraphQL
+from app.graphql.view import AuthGate, GraphQLFirst, ModelrepoGraphQL
 from app.http.console import console_app
 from app.http.downloads import routes as download_routes
 from app.http.links import SignedLinks
@@ -130,8 +130,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Mount("/v1/versions", SignedLinks(files, downloads)),
             *serving_routes,
         ],
-        # The v1 predict hot path, answered before Starlette's own per-request machinery.
-        middleware=[Middleware(PredictV1Middleware)],
+        # The v1 predict and GraphQL hot paths, answered before Starlette's own
+        # per-request machinery.
+        middleware=[Middleware(PredictV1Middleware), Middleware(GraphQLFirst, gate=gate)],
         lifespan=lifespan,
     )
     # The console answers only what no route matches, so it never shadows one.

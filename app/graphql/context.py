@@ -45,7 +45,6 @@ class Context:
     principal: Principal | None
     request_id: str
     request: Any = None
-    response: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     # graphql-transport-ws connection_init payload (browsers send the token there).
     connection_params: Any = None

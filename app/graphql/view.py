@@ -3,6 +3,14 @@
 The GraphiQL page itself loads without a token; every operation needs one (401 otherwise).
 A websocket without the header (browsers cannot send one) gives its token in the
 graphql-transport-ws connection_init payload.
+
+A POST of one operation as JSON, what nearly every client sends, is answered by
+``ModelrepoGraphQL.answer_json``: the same checks and the same ``Schema.execute`` as
+strawberry's HTTP view, without the view's per-request set-up (a request adapter, a
+sub-response, content-type parsing through the ``email`` package, the streaming and batch
+branches), which cost about a tenth of a small mutation. Everything else (GET, uploads,
+batches, streaming answers, a body that is not a JSON object of the expected shape) goes
+through strawberry's view, so its answers and error messages stay strawberry's.
 """
 
 from __future__ import annotations
@@ -10,16 +18,19 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from starlette.formparsers import MultiPartException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.bootstrap import Container
@@ -31,6 +42,9 @@ REQUEST_ID = "modelrepo.request_id"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 ContainerGetter = Callable[[], Container]
+_POST_OPERATIONS = OperationType.from_http("POST")
+# Raised by Schema.execute before anything runs; the view turns them into 400 answers.
+_REFUSED = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 class ModelrepoGraphQL(GraphQL[Context, None]):
@@ -44,6 +58,62 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes (and deletes) spooled upload files
+
+    async def answer_json(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes, headers: Mapping[str, str]
+    ) -> bool:
+        """Answer a POST of one operation as a JSON object, as strawberry's view would;
+        False, having done nothing, for any other request (the caller then hands it to
+        the view). ``send`` gets the whole answer in two messages."""
+        if scope["method"] != "POST" or not _plain_json(headers):
+            return False
+        try:
+            data = json.loads(body)
+        except ValueError:  # the view answers 400 with its own message
+            return False
+        if isinstance(data, list):  # a batch
+            return False
+        if not isinstance(data, dict):  # strawberry's view fails on these with a 500
+            await _plain(400, "The request body must be a JSON object (or a batch: a list)")(
+                scope, receive, send
+            )
+            return True
+        query = data.get("query")
+        variables = data.get("variables")
+        operation_name = data.get("operationName")
+        extensions = data.get("extensions")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(operation_name, str | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return False
+        request = Request(scope, receive)
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=await self.get_context(request, None),
+                operation_name=operation_name,
+                allowed_operation_types=_POST_OPERATIONS,
+                operation_extensions=extensions,
+            )
+        except _REFUSED:  # raised before execution: the view refuses it with its message
+            return False
+        content = _encode(await self.process_result(request, result))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+        return True
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A websocket opened without an Authorization header authenticates with the
@@ -69,8 +139,17 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
             principal=request.scope.get(PRINCIPAL),
             request_id=request.scope.get(REQUEST_ID, ""),
             request=request,
-            response=response,
         )
+
+
+def _encode(data: object) -> bytes:
+    """The lane's answer as JSON. Not the view's ``encode_json``: strawberry sends what
+    that returns over websockets too, bytes as binary frames, which graphql-ws clients
+    (browsers) cannot read."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # an integer beyond 64 bits (BigInt), which json can write
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _header_values(scope: Scope) -> dict[str, str]:
@@ -83,6 +162,17 @@ def _header_values(scope: Scope) -> dict[str, str]:
         if key not in values:
             values[key] = value.decode("latin-1")
     return values
+
+
+def _plain_json(headers: Mapping[str, str]) -> bool:
+    """A JSON body, and an answer wanted as one JSON document (not a stream)."""
+    media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+    accept = headers.get("accept", "").lower()
+    return (
+        media_type == "application/json"
+        and "multipart/" not in accept
+        and "event-stream" not in accept
+    )
 
 
 def _is_graphql_ws(scope: Scope) -> bool:
@@ -126,6 +216,7 @@ class AuthGate:
         self.max_body = max_body
         self.max_upload = max_upload
         self.graphiql = graphiql
+        self._answer_json = app.answer_json if isinstance(app, ModelrepoGraphQL) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -177,7 +268,12 @@ class AuthGate:
         if body is None:
             await _too_large(limit, request_id)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), _with_request_id(send, request_id))
+        send = _with_request_id(send, request_id)
+        if self._answer_json is not None and await self._answer_json(
+            scope, receive, send, body, headers
+        ):
+            return
+        await self.app(scope, _replay(body, receive), send)
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, limit: int, request_id: str
@@ -242,8 +338,35 @@ class AuthGate:
         return b"".join(chunks)
 
 
+class GraphQLFirst:
+    """Sends ``/graphql`` requests (GET, POST, websocket) to ``gate`` before Starlette's
+    exception middleware and route table see them; everything else goes on to ``app``,
+    whose ``/graphql`` routes lead to the same gate (and answer 405 for other methods)."""
+
+    def __init__(self, app: ASGIApp, gate: ASGIApp, path: str = "/graphql") -> None:
+        self.app = app
+        self.gate = gate
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] in ("http", "websocket")
+            and scope["path"] == self.path
+            and not scope.get("root_path")
+            and scope.get("method", "GET") in ("GET", "POST")
+        ):
+            await self.gate(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class _BodyTooLarge(Exception):
     pass
+
+
+def _plain(status: int, reason: str) -> Response:
+    """As strawberry's view refuses a request (a plain-text reason)."""
+    return PlainTextResponse(reason, status_code=status)
 
 
 def _too_large(limit: int, request_id: str) -> Response:

@@ -73,7 +73,10 @@ async def _subscribe(
         payload = {"query": query, "variables": variables}
         await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         while True:
-            message = json.loads(await asyncio.wait_for(socket.recv(), 60))
+            frame = await asyncio.wait_for(socket.recv(), 60)
+            # graphql-transport-ws speaks in text frames; browsers' clients drop binary ones
+            assert isinstance(frame, str), frame
+            message = json.loads(frame)
             assert message["type"] == "next", message
             (item,) = message["payload"]["data"].values()
             received.append(item)

@@ -1,0 +1,260 @@
+"""The JSON lane of the GraphQL endpoint (ModelrepoGraphQL.answer_json): a POST of one
+operation as JSON is answered without strawberry's HTTP view, with the same answer the view
+gives; every other request is left to the view, which answers as it always did."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import strawberry
+from starlette.types import Message, Scope
+
+from app.bootstrap import Container
+from app.graphql.context import Context
+from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate, ModelrepoGraphQL
+from app.services.tokens import Principal
+from domain.token import Role
+
+GOOD = "mr_good"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self, name: str = "world") -> str:
+        return f"hello {name}"
+
+    @strawberry.field
+    def caller(self, info: strawberry.Info[Context, None]) -> str:
+        principal = info.context.principal
+        return f"{principal.name if principal else '-'} {info.context.request_id}"
+
+    @strawberry.field
+    def huge(self) -> BigInt:
+        return BigInt(2**70)
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise ValueError("no")
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def echo(self, text: str) -> str:
+        return text
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncIterator[int]:
+        yield 1
+
+
+class Tokens:
+    async def authenticate(self, secret: str) -> Principal | None:
+        return Principal("t1", "alice", Role.ADMIN) if secret == GOOD else None
+
+
+SCHEMA = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    config=strawberry.schema.config.StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
+)
+CONTAINER = cast(Container, SimpleNamespace(tokens=Tokens()))
+
+
+class Spy(ModelrepoGraphQL):
+    """Records whether the lane answered each request."""
+
+    lane: list[bool]
+
+    async def answer_json(self, *args: Any, **kwargs: Any) -> bool:
+        answered = await super().answer_json(*args, **kwargs)
+        self.lane.append(answered)
+        return answered
+
+
+class Answer:
+    def __init__(self, messages: list[Message]) -> None:
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        self.status: int = start["status"]
+        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        bodies = [m for m in messages if m["type"] == "http.response.body"]
+        self.body = b"".join(m.get("body", b"") for m in bodies)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def post(
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    accept: str | None = None,
+    via_view: bool = False,
+) -> tuple[Answer, bool]:
+    """POST ``body`` through the gate; ``via_view``: straight to strawberry's view (what
+    the lane must match). Returns the answer and whether the lane gave it."""
+    graphql = Spy(SCHEMA, lambda: CONTAINER)
+    graphql.lane = []
+    headers = [(b"authorization", GOOD.encode()), (b"content-type", content_type.encode())]
+    if accept is not None:
+        headers.append((b"accept", accept.encode()))
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": headers,
+        "query_string": b"",
+    }
+    sent: list[Message] = []
+    delivered = False
+
+    async def receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    if via_view:
+        scope[PRINCIPAL] = Principal("t1", "alice", Role.ADMIN)
+        scope[REQUEST_ID] = "r-1"
+        await graphql(scope, receive, send)
+    else:
+        headers.append((b"x-request-id", b"r-1"))
+        gate = AuthGate(graphql, lambda: CONTAINER, max_body=10_000, max_upload=10_000)
+        await gate(scope, receive, send)
+    return Answer(sent), any(graphql.lane)
+
+
+def operation(query: str, **more: Any) -> bytes:
+    return json.dumps({"query": query, **more}).encode()
+
+
+SAME_ANSWERS = [
+    operation("{ hello }"),
+    operation("query Q($n: String!) { hello(name: $n) }", variables={"n": "bob"}),
+    operation('mutation { echo(text: "hi") }', operationName=None, extensions={}),
+    operation("query A { hello } query B { caller }", operationName="B"),
+    operation("{ caller }"),
+    operation("{ huge }"),  # beyond 64 bits: written exactly
+    operation("{ broken hello }"),  # a resolver's error next to data
+    operation("{ nope }"),  # a validation error
+    operation("{ hello"),  # a syntax error
+    operation("subscription { ticks }"),
+]
+
+
+@pytest.mark.parametrize("body", SAME_ANSWERS)
+async def test_the_lane_answers_one_json_operation_as_the_view_does(body: bytes) -> None:
+    answer, by_lane = await post(body)
+    expected, _ = await post(body, via_view=True)
+    assert by_lane
+    assert (answer.status, answer.json()) == (expected.status, expected.json())
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["content-length"] == str(len(answer.body))
+    assert answer.headers["x-request-id"] == "r-1"
+
+
+async def test_the_lane_answers_with_the_caller_and_request_id_of_the_gate() -> None:
+    answer, by_lane = await post(operation("{ caller }"))
+    assert by_lane
+    assert answer.json() == {"data": {"caller": "alice r-1"}}
+
+
+async def test_big_integers_are_written_exactly() -> None:
+    answer, _ = await post(operation("{ huge }"))
+    assert answer.body == b'{"data":{"huge":1180591620717411303424}}'
+
+
+async def test_a_charset_parameter_still_takes_the_lane() -> None:
+    _, by_lane = await post(operation("{ hello }"), content_type="Application/JSON; charset=utf-8")
+    assert by_lane
+
+
+LEFT_TO_THE_VIEW: list[tuple[bytes, dict[str, str], int, str | None]] = [
+    (b"{not json", {}, 400, "Unable to parse request body as JSON"),
+    (b"[1, 2]", {}, 400, None),  # a batch (not enabled)
+    (json.dumps({"query": 5}).encode(), {}, 400, "must be a string or null"),
+    (operation("{ hello }", variables=[1]), {}, 400, "`variables` must be an object"),
+    (operation("{ hello }", extensions="x"), {}, 400, "`extensions` must be an object"),
+    (json.dumps({"variables": {}}).encode(), {}, 400, "No GraphQL query found"),
+    (operation(""), {}, 400, "No GraphQL query found"),
+    (operation("query A { hello }", operationName="Z"), {}, 400, None),
+    (operation("{ hello }"), {"content_type": "text/plain"}, 400, "Unsupported content type"),
+    (operation("{ hello }"), {"accept": "text/event-stream"}, 200, None),
+    (operation("{ hello }"), {"accept": "multipart/mixed"}, 200, None),
+]
+
+
+@pytest.mark.parametrize(("body", "options", "status", "message"), LEFT_TO_THE_VIEW)
+async def test_other_requests_are_left_to_the_view_and_answered_as_before(
+    body: bytes, options: dict[str, str], status: int, message: str | None
+) -> None:
+    content_type = options.get("content_type", "application/json")
+    accept = options.get("accept")
+    answer, by_lane = await post(body, content_type=content_type, accept=accept)
+    expected, _ = await post(body, content_type=content_type, accept=accept, via_view=True)
+    assert not by_lane
+    assert (answer.status, answer.body) == (expected.status, expected.body)
+    assert answer.status == status
+    if message is not None:
+        assert message in answer.body.decode()
+
+
+@pytest.mark.parametrize("body", [b'"{ hello }"', b"5", b"null", b"true"])
+async def test_a_json_body_that_is_no_object_gets_400(body: bytes) -> None:
+    answer, by_lane = await post(body)
+    assert by_lane  # strawberry's view would fail with a 500 on these
+    assert answer.status == 400
+    assert answer.body == b"The request body must be a JSON object (or a batch: a list)"
+    assert answer.headers["x-request-id"] == "r-1"
+
+
+async def test_websocket_messages_stay_text_frames() -> None:
+    """graphql-ws clients (browsers) read only text frames; the lane's bytes encoding must
+    not leak into the websocket protocol, which sends what the view's ``encode_json``
+    returns."""
+    graphql = Spy(SCHEMA, lambda: CONTAINER)
+    gate = AuthGate(graphql, lambda: CONTAINER, max_body=10_000, max_upload=10_000)
+    scope: Scope = {
+        "type": "websocket",
+        "path": "/graphql",
+        "headers": [(b"authorization", GOOD.encode())],
+        "query_string": b"",
+        "subprotocols": ["graphql-transport-ws"],
+    }
+    incoming: asyncio.Queue[Message] = asyncio.Queue()
+    outgoing: asyncio.Queue[Message] = asyncio.Queue()
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": "subscription { ticks }"}}
+    incoming.put_nowait({"type": "websocket.connect"})
+    for message in ({"type": "connection_init"}, subscribe):
+        incoming.put_nowait({"type": "websocket.receive", "text": json.dumps(message)})
+    served = asyncio.create_task(gate(scope, incoming.get, outgoing.put))
+    try:
+        accepted = await asyncio.wait_for(outgoing.get(), 5)
+        frames = [await asyncio.wait_for(outgoing.get(), 5) for _ in range(3)]
+    finally:
+        await incoming.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(served, 5)
+    assert accepted["type"] == "websocket.accept"
+    assert [f["type"] for f in frames] == ["websocket.send"] * 3
+    assert all(f.get("bytes") is None for f in frames)
+    assert [json.loads(f["text"]) for f in frames] == [
+        {"type": "connection_ack"},
+        {"id": "1", "type": "next", "payload": {"data": {"ticks": 1}}},
+        {"id": "1", "type": "complete"},
+    ]
