@@ -37,6 +37,7 @@ from projections.base import EventInfo, Projection, event_name
 log = logging.getLogger(__name__)
 
 BATCH = 500
+POSITIONS_LOCK_KEY = 7420002  # pg_advisory_xact_lock: see Projector._serialize
 # Commands that append the usual way after a wrong prediction (append_and_apply).
 UNPREDICTABLE_SKIPS = 16
 STATE_DDL = (
@@ -85,11 +86,9 @@ class Projector:
         self._unpredictable = 0
         self._names = [p.name for p in self.projections]
         names = ", ".join(f"${i + 3}" for i in range(len(self._names)))
-        # Locks the rows in name order, as _lock_positions does (no deadlock between them).
         self._claim_sql = (
-            "UPDATE projection_state SET position = $1 WHERE position = $2 AND name IN ("
-            f"SELECT name FROM projection_state WHERE name IN ({names})"
-            f" ORDER BY name{db.for_update}) RETURNING name"
+            "UPDATE projection_state SET position = $1"
+            f" WHERE position = $2 AND name IN ({names}) RETURNING name"
         )
         self._handlers = [(p.name, p.handlers()) for p in self.projections]
         self._batch_handlers = [
@@ -185,9 +184,7 @@ class Projector:
                         tx, events, meta, first_position=start + 1, at=datetime.now(UTC)
                     )
                     end = recorded[-1].position
-                    await tx.expect(
-                        self._claim_sql, end, start, *self._names, rows=len(self._names)
-                    )
+                    await self._claim(tx, start, end)
                     await self._apply_events(tx, recorded, dict.fromkeys(self._names, start))
             except ExpectationFailed:
                 self._unpredictable = UNPREDICTABLE_SKIPS
@@ -209,7 +206,7 @@ class Projector:
         start, end = events[0].position - 1, events[-1].position
         try:
             async with self._settling(), self.db.transaction(durable=False) as tx:
-                await tx.expect(self._claim_sql, end, start, *self._names, rows=len(self._names))
+                await self._claim(tx, start, end)
                 await self._apply_events(tx, events, dict.fromkeys(self._names, start))
         except ExpectationFailed:
             return False
@@ -273,7 +270,23 @@ class Projector:
             start += 1
         return events
 
+    async def _claim(self, tx: Tx, start: int, end: int) -> None:
+        """Move every position from ``start`` to ``end``; the transaction fails
+        (ExpectationFailed) unless all of them were at ``start``."""
+        await self._serialize(tx)
+        await tx.expect(self._claim_sql, end, start, *self._names, rows=len(self._names))
+
+    async def _serialize(self, tx: Tx) -> None:
+        """Transactions that lock position rows take this lock first (PostgreSQL; SQLite
+        has one writer at a time), so they never wait for each other's rows in opposite
+        orders: a claim's plain UPDATE locks the rows in the order it finds them, which
+        is cheaper than locking them in name order first (SELECT ... FOR UPDATE writes
+        each row twice)."""
+        if self.db.dialect == "postgres":
+            await tx.execute(f"SELECT pg_advisory_xact_lock({POSITIONS_LOCK_KEY})")
+
     async def _lock_positions(self, tx: Tx) -> dict[str, int]:
+        await self._serialize(tx)
         placeholders = ", ".join(f"${i + 1}" for i in range(len(self._names)))
         rows = await tx.fetch(
             "SELECT name, position FROM projection_state"
