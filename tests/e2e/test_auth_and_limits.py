@@ -89,6 +89,14 @@ async def test_graphiql_page_loads_without_a_token(api: Api) -> None:
     assert query_by_get.status_code == 401
 
 
+async def test_other_methods_on_graphql_get_405(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.admin}"}
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = await api.client.request(method, "/graphql", headers=headers, json={})
+        assert response.status_code == 405, method
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+
+
 async def test_a_depth_50_query_is_refused(api: Api) -> None:
     inner = "id"
     for _ in range(16):  # model + 16 x (versions, nodes, model) + id: depth 50

@@ -17,7 +17,7 @@ from starlette.types import Message, Scope
 from app.bootstrap import Container
 from app.graphql.context import Context
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
-from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate, ModelrepoGraphQL
+from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
 from app.services.tokens import Principal
 from domain.token import Role
 
@@ -258,3 +258,34 @@ async def test_websocket_messages_stay_text_frames() -> None:
         {"id": "1", "type": "next", "payload": {"data": {"ticks": 1}}},
         {"id": "1", "type": "complete"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "to_gate"),
+    [
+        ({"type": "http", "method": "POST", "path": "/graphql"}, True),
+        ({"type": "http", "method": "GET", "path": "/graphql"}, True),
+        ({"type": "websocket", "path": "/graphql"}, True),
+        # the route table answers these: 405 for other methods, 404 or the console else
+        ({"type": "http", "method": "PUT", "path": "/graphql"}, False),
+        ({"type": "http", "method": "DELETE", "path": "/graphql"}, False),
+        ({"type": "http", "method": "POST", "path": "/graphql/"}, False),
+        ({"type": "http", "method": "POST", "path": "/v1/models/m:predict"}, False),
+        ({"type": "http", "method": "POST", "path": "/graphql", "root_path": "/mr"}, False),
+        ({"type": "lifespan"}, False),
+    ],
+)
+async def test_graphql_first_sends_only_graphql_requests_to_the_gate(
+    scope: Scope, to_gate: bool
+) -> None:
+    reached: list[str] = []
+
+    def app(name: str) -> Any:
+        async def asgi(scope: Scope, receive: Any, send: Any) -> None:
+            reached.append(name)
+
+        return asgi
+
+    first = GraphQLFirst(app("router"), gate=app("gate"))
+    await first(scope, cast(Any, None), cast(Any, None))
+    assert reached == ["gate" if to_gate else "router"]
