@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
+
+from app.files import close_file, close_now, open_resource
 
 
 class Tee:
@@ -17,7 +20,7 @@ class Tee:
 
     async def through(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         if self._handle is None:
-            self._handle = await asyncio.to_thread(_create, self.path)
+            self._handle = await open_resource(functools.partial(_create, self.path), close_now)
         handle = self._handle
         async for chunk in chunks:
             await asyncio.to_thread(handle.write, chunk)
@@ -25,8 +28,8 @@ class Tee:
 
     async def close(self) -> None:
         if self._handle is not None:
-            await asyncio.to_thread(self._handle.close)
-            self._handle = None
+            handle, self._handle = self._handle, None
+            await close_file(handle)
 
 
 async def write_local(path: Path, chunks: AsyncIterable[bytes]) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from app.adapters.object_store.port import ObjectStore
-from app.files import open_file
+from app.files import close_file, open_file
 
 
 class ManifestEntry(Protocol):
@@ -68,6 +68,6 @@ class ModelCache:
                 digest.update(chunk)
                 await asyncio.to_thread(handle.write, chunk)
         finally:
-            await asyncio.to_thread(handle.close)
+            await close_file(handle)
         if digest.hexdigest() != entry.sha256:
             raise CorruptPackage(f"{entry.path}: stored bytes do not match the manifest's sha256")

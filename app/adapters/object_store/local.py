@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
@@ -36,9 +37,11 @@ from app.adapters.object_store.port import (
     normalize_prefix,
     validate_key,
 )
+from app.files import close_file, close_now, finish, open_resource
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F")
 
 # Chunks are gathered up to this size before a thread writes them, to keep hops few.
 WRITE_BATCH = 1024 * 1024
@@ -62,7 +65,7 @@ class LocalObjectStore(ObjectStore):
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> ObjectInfo:
         self._check(key)
-        file = await self._io(self._create, key)
+        file = await self._open(functools.partial(self._create, key), AtomicFile.discard)
         try:
             pending: list[bytes] = []
             pending_size = 0
@@ -78,7 +81,7 @@ class LocalObjectStore(ObjectStore):
             await self._io(file.commit)
         except BaseException:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(file.discard)
+                await finish(file.discard)
             raise
         return ObjectInfo(key=key, size=file.size, sha256=file.sha256)
 
@@ -90,12 +93,12 @@ class LocalObjectStore(ObjectStore):
 
     async def _read(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
         path = await self._io(self._locate, key)
-        file = await self._io(ReadFile, path, key)
+        file = await self._open(functools.partial(ReadFile, path, key), close_now)
         try:
             while chunk := await self._io(file.read, chunk_size):
                 yield chunk
         finally:
-            await asyncio.to_thread(file.close)
+            await close_file(file)
 
     async def head(self, key: str) -> ObjectInfo | None:
         self._check(key)
@@ -144,8 +147,18 @@ class LocalObjectStore(ObjectStore):
             )
 
     async def _io(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
+        with self._mapped_errors():
             return await asyncio.to_thread(func, *args, **kwargs)
+
+    async def _open(self, opener: Callable[[], F], release: Callable[[F], None]) -> F:
+        """Like ``_io(opener)``; a cancelled caller's file is released, not leaked."""
+        with self._mapped_errors():
+            return await open_resource(opener, release)
+
+    @contextlib.contextmanager
+    def _mapped_errors(self) -> Iterator[None]:
+        try:
+            yield
         except ObjectStoreError:
             raise
         except PermissionError as exc:
