@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -20,6 +20,7 @@ import aiosqlite
 import asyncpg
 import pytest
 
+from app.adapters.event_store import postgres as postgres_store
 from app.adapters.event_store.memory import InMemoryEventStore
 from app.adapters.event_store.port import (
     ConcurrencyConflict,
@@ -384,6 +385,16 @@ asyncio.run(main(sys.argv[1], uuid.UUID(sys.argv[2])))
 
 
 @pytest.mark.postgres
+async def until_alone(store: PostgresEventStore) -> None:
+    """Wait (each wait looks, the first also starts listening) until the store sees no
+    other process's listener: a closed one's server process may linger a moment."""
+    async with asyncio.timeout(10):
+        while True:
+            await store.wait_for_append(0.01)
+            if not store.others_listening:
+                return
+
+
 class TestPostgresEventStore(EventStoreContract):
     @pytest.fixture
     def fresh_store(self, pg_database: PostgresDatabase) -> EventStore:
@@ -458,3 +469,76 @@ class TestPostgresEventStore(EventStoreContract):
         finally:
             await other_db.close()
             await store.close()
+
+    @pytest.fixture
+    async def checking_store(
+        self, pg_database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+    ) -> AsyncIterator[PostgresEventStore]:
+        """A store that looks for other processes' listeners on every wait."""
+        monkeypatch.setattr(postgres_store, "LISTENERS_CHECK_SECONDS", 0.0)
+        store = PostgresEventStore(pg_database)
+        await store.setup()
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    async def test_appends_in_one_message_notify_only_while_another_process_listens(
+        self, pg_database: PostgresDatabase, checking_store: PostgresEventStore
+    ) -> None:
+        store = checking_store
+        heard: asyncio.Queue[str] = asyncio.Queue()
+
+        async def listen(application_name: str) -> asyncpg.Connection:
+            conn = await asyncpg.connect(
+                pg_database.url, server_settings={"application_name": application_name}
+            )
+            await conn.add_listener("modelrepo_events", lambda *a: heard.put_nowait(a[-1]))
+            return conn
+
+        async def append_in_one_message() -> int:
+            first = await store.last_position() + 1
+            async with store.appending_transaction() as tx:
+                (recorded,) = await store.append_within(
+                    tx, [ev(uuid4(), 1)], META, first_position=first, at=datetime.now(UTC)
+                )
+            return recorded.position
+
+        # A plain LISTEN (no modelrepo process's listener) does not count, but hears all.
+        bystander = await listen("psql")
+        other: asyncpg.Connection | None = None
+        try:
+            await until_alone(store)
+            await append_in_one_message()
+            await asyncio.sleep(0.3)
+            assert heard.empty()
+
+            other = await listen(postgres_store.LISTENER_APPLICATION)  # another process
+            await store.wait_for_append(0.01)
+            assert store.others_listening is True
+            position = await append_in_one_message()
+            async with asyncio.timeout(10):
+                assert {await heard.get(), await heard.get()} == {str(position)}
+
+            await other.close()
+            other = None
+            await until_alone(store)
+            # The usual append always notifies (it may run in a process that never
+            # listens, which cannot know).
+            (recorded,) = await store.record([ev(uuid4(), 1)], META)
+            async with asyncio.timeout(10):
+                assert await heard.get() == str(recorded.position)
+        finally:
+            for conn in (bystander, other):
+                if conn is not None:
+                    await conn.close()
+
+    async def test_a_failed_look_for_listeners_keeps_notifying(
+        self, checking_store: PostgresEventStore
+    ) -> None:
+        store = checking_store
+        await until_alone(store)
+        assert store._listener is not None
+        await store._listener.close()  # the lookup now fails: notify, to be safe
+        await store.wait_for_append(0.01)
+        assert store.others_listening is True

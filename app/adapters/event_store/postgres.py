@@ -9,6 +9,8 @@ does not block readers (plain SELECTs take ACCESS SHARE).
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -100,11 +102,25 @@ BEGIN
     ORDER BY b.n
     RETURNING events.position, events.recorded_at;
     -- Delivered at commit: followers in other processes wake up (LISTEN modelrepo_events),
-    -- told the last position (lastval: the sequence's last draw in this session).
-    PERFORM pg_notify('modelrepo_events', lastval()::text);
+    -- told the last position (lastval: the sequence's last draw in this session). Left
+    -- out when the transaction set modelrepo.notify to off: the appending process saw
+    -- no other process listening (PostgresEventStore.append_within).
+    IF current_setting('modelrepo.notify', true) IS DISTINCT FROM 'off' THEN
+        PERFORM pg_notify('modelrepo_events', lastval()::text);
+    END IF;
 END
 $body$
 """
+# The listening connection's application_name, by which processes find each other's.
+LISTENER_APPLICATION = "modelrepo-listener"
+# How often a listening process looks for other processes' listeners.
+LISTENERS_CHECK_SECONDS = 1.0
+_OTHERS_LISTENING = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name = $1 AND pid <> pg_backend_pid())"
+)
+# For the rest of the transaction: append without notifying.
+_QUIET = "SELECT set_config('modelrepo.notify', 'off', true)"
 
 _APPEND = "SELECT * FROM events_append($1, $2, $3, $4, $5, $6, $7, $8)"
 # Within a read-model transaction (append_within): the server checks the positions and the
@@ -152,9 +168,21 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 
 
 class PostgresEventStore(EventStore):
+    """Appends notify other processes' listeners (see APPEND_FUNCTION). A process that
+    listens itself checks every LISTENERS_CHECK_SECONDS whether any other process does;
+    while none does, its one-message appends (append_within) notify nobody, which spares
+    on every write waking the PostgreSQL process behind its listening connection, and then
+    itself, for a notice of its own append.
+    A process that starts listening meanwhile finds those appends within its followers'
+    poll interval; from the next check on, it is notified again."""
+
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
         self._listener: asyncpg.Connection | None = None
+        # Until a check says otherwise (and in processes that never listen): notify.
+        self.others_listening = True
+        self._listeners_checked_at = -math.inf
+        self._checking_listeners = False
 
     async def setup(self) -> None:
         async with self._db.pool.acquire() as conn, conn.transaction():
@@ -166,9 +194,32 @@ class PostgresEventStore(EventStore):
         if self._listener is None:
             # A connection of its own, opened by the first follower: LISTEN holds it for
             # the life of the store.
-            self._listener = await asyncpg.connect(self._db.dsn)
+            self._listener = await asyncpg.connect(
+                self._db.dsn, server_settings={"application_name": LISTENER_APPLICATION}
+            )
             await self._listener.add_listener("modelrepo_events", self._on_notify)
+        await self._check_listeners(self._listener)
         await super().wait_for_append(at_most, elsewhere=elsewhere)
+
+    async def _check_listeners(self, listener: asyncpg.Connection) -> None:
+        """Whether another process listens, looked up at most every
+        LISTENERS_CHECK_SECONDS, one lookup at a time (followers wait concurrently); when
+        the lookup fails or takes too long, appends notify."""
+        now = time.monotonic()
+        if self._checking_listeners or now - self._listeners_checked_at < LISTENERS_CHECK_SECONDS:
+            return
+        self._checking_listeners = True
+        try:
+            self.others_listening = bool(
+                await listener.fetchval(
+                    _OTHERS_LISTENING, LISTENER_APPLICATION, timeout=LISTENERS_CHECK_SECONDS + 1
+                )
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # TimeoutError too
+            self.others_listening = True
+        finally:
+            self._listeners_checked_at = time.monotonic()
+            self._checking_listeners = False
 
     def _on_notify(self, _conn: object, pid: int, _channel: str, payload: object) -> None:
         text = str(payload)
@@ -210,6 +261,8 @@ class PostgresEventStore(EventStore):
     ) -> list[RecordedEvent]:
         last_position = first_position + len(events) - 1
         args = (*_append_args(events, meta, at), first_position, last_position)
+        if not self.others_listening:
+            await tx.execute(_QUIET)
         await tx.expect(_APPEND_AS_PREDICTED, *args, rows=len(events))
         return [
             RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
