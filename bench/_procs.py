@@ -112,6 +112,54 @@ async def _wait_healthy(server: Server, path: str, within: float) -> None:
     raise RuntimeError(f"{server.name} not healthy after {within:.0f} s:\n{server.log_tail()}")
 
 
+# --- CPU time (Linux /proc) ------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _own_cpu(pid: int) -> float:
+    """User + system seconds of a process and of its children that have exited (and been
+    waited for): a sum over live processes then keeps what exits between two readings,
+    which moves from the child's figures into its parent's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and its live descendants; None without /proc."""
+    try:
+        total = _own_cpu(pid)
+        for child in _children(pid):
+            with suppress(OSError):
+                total += tree_cpu_seconds(child) or 0.0
+    except OSError:
+        return None
+    return total
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds of every PostgreSQL process on this machine (backends, WAL writer,
+    checkpointer, ...), closed connections' backends included (the postmaster waits for
+    them); None without /proc or when none can be read."""
+    total, seen = 0.0, False
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            if (proc / "comm").read_text().strip() == "postgres":
+                total += _own_cpu(int(proc.name))
+                seen = True
+    return total if seen else None
+
+
 # --- the peer's virtualenv -------------------------------------------------------------
 
 PEER_PACKAGES = ("mlflow", "psycopg2-binary")

@@ -47,6 +47,26 @@ class Key:
 
 
 @dataclass
+class CpuUse:
+    """CPU seconds spent while one side's write rounds ran, and the versions they made."""
+
+    server_s: float = 0.0
+    database_s: float = 0.0
+    versions: int = 0
+
+    def per_version_ms(self) -> tuple[float, float, float]:
+        """(server, database, both) milliseconds of CPU per version created."""
+        if self.versions == 0:
+            return math.nan, math.nan, math.nan
+        server, database = self.server_s * 1000, self.database_s * 1000
+        return (
+            server / self.versions,
+            database / self.versions,
+            (server + database) / self.versions,
+        )
+
+
+@dataclass
 class Results:
     writes: dict[Key, Run] = field(default_factory=dict)
     # case = f"{query} @ {models} models"
@@ -57,6 +77,8 @@ class Results:
     notes: list[str] = field(default_factory=list)
     # (backend, case) -> modelrepo/MLflow rate ratio of each alternating write round
     paired: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    # (backend, case, "modelrepo" or "mlflow") -> CPU used in the paired write rounds
+    cpu: dict[tuple[str, str, str], CpuUse] = field(default_factory=dict)
 
 
 def write_table(results: Results) -> str:
@@ -115,6 +137,28 @@ def _paired_ratios(results: Results) -> list[str]:
     ]
 
 
+def _cpu_per_version(results: Results) -> list[str]:
+    """CPU per created version in the paired rounds: each side's work, apart from what a
+    sequential client waits for (disk flushes, processes waking each other)."""
+    rows = []
+    for (backend, case), _ in results.paired.items():
+        ours = results.cpu.get((backend, case, "modelrepo"))
+        peer = results.cpu.get((backend, case, "mlflow"))
+        if ours is None or peer is None:
+            continue
+        ours_ms, peer_ms = ours.per_version_ms(), peer.per_version_ms()
+        rows.append([backend, case, *ours_ms, *peer_ms, f"{peer_ms[2] / ours_ms[2]:.2f}x"])
+    if not rows:
+        return []
+    heads = ["backend", "mode", "mr server", "mr PostgreSQL", "mr total", "mlflow server"]
+    return [
+        "",
+        "CPU ms per created version in the same rounds (server process tree; every"
+        " PostgreSQL process on the machine), MLflow / modelrepo (higher is better):",
+        table([*heads, "mlflow PostgreSQL", "mlflow total", "mlflow / mr"], rows),
+    ]
+
+
 def _sequential_ratios(results: Results) -> list[str]:
     peer_writes = {k.case: r for k, r in results.writes.items() if k.system == "mlflow"}
     rows = []
@@ -136,6 +180,7 @@ def ratios(results: Results) -> str:
     lines: list[str] = []
     if results.paired:
         lines += _paired_ratios(results)
+        lines += _cpu_per_version(results)
     else:
         lines += _sequential_ratios(results)
     api = {(k.backend, k.case): r for k, r in results.writes.items() if k.system == "modelrepo"}

@@ -40,8 +40,15 @@ import _mlflow
 import _modelrepo as mr
 from _http import Client
 from _load import CLIENT_KIND, Call, Run, client, drive, sample
-from _procs import Server, analyze, ensure_venv, fresh_database
-from _report import Key, Results, ratios, read_table, store_table, table, write_table
+from _procs import (
+    Server,
+    analyze,
+    ensure_venv,
+    fresh_database,
+    postgres_cpu_seconds,
+    tree_cpu_seconds,
+)
+from _report import CpuUse, Key, Results, ratios, read_table, store_table, table, write_table
 
 HERE = Path(__file__).resolve().parent
 WRITE_CLIENTS = 8
@@ -59,6 +66,12 @@ METHOD = """\
   take turns, 5 rounds per case, modelrepo first in even rounds and MLflow first in odd
   ones; the ratio is the median of the rounds' ratios. This machine's speed can change
   by half within minutes, so figures taken minutes apart do not compare.
+- CPU per version (paired write cases, Linux): the CPU time of the server's process tree
+  and of every PostgreSQL process on the machine while that side's rounds ran, over the
+  versions they made; the idle peer and the bench client are not in it. It is the work
+  apart from the waiting: a sequential client also waits for the commit's disk flush and
+  for processes to wake each other, which versions/s holds and this does not. On a slow
+  stretch of this machine both sides' CPU per version grows, modelrepo's more.
 - modelrepo write cases use fresh models per case; "in-process" rows call
   ModelService.import_version directly (no HTTP/GraphQL) against the same database.
 - Seeds: modelrepo through its domain aggregates and event store (50 models per append),
@@ -192,11 +205,13 @@ async def _paired_on(
                 "mlflow": (peer, {}, _mlflow.create_version_on(theirs, one_model=models == 1)),
             }
             merged = {name: Run() for name in sides}
+            cpu = {name: CpuUse() for name in sides}
             round_ratios: list[float] = []
             for r in range(ROUNDS):
                 rates: dict[str, float] = {}
                 for name in sorted(sides, reverse=r % 2 == 1):
                     target, side_headers, call = sides[name]
+                    before = _cpu_now(target)
                     run = await drive(
                         target.base_url,
                         call,
@@ -205,6 +220,7 @@ async def _paired_on(
                         headers=side_headers,
                         deadline_s=cfg.deadline_s / ROUNDS,
                     )
+                    _add_cpu(cpu[name], before, _cpu_now(target), run.ok)
                     rates[name] = run.rate
                     _merge(merged[name], run)
                 round_ratios.append(rates["modelrepo"] / rates["mlflow"])
@@ -213,12 +229,37 @@ async def _paired_on(
                 "mlflow"
             ]
             results.paired[(backend, label)] = round_ratios
+            for name, use in cpu.items():
+                if use.versions:
+                    results.cpu[(backend, label, name)] = use
             ratios_text = ", ".join(f"{x:.2f}" for x in round_ratios)
             _progress(
                 f"modelrepo/{backend} write {label}: {merged['modelrepo'].rate:.1f} versions/s;"
                 f" MLflow {merged['mlflow'].rate:.1f}/s; round ratios {ratios_text}",
                 merged["modelrepo"],
             )
+
+
+def _cpu_now(server: Server) -> tuple[float, float] | None:
+    """(server process tree, every PostgreSQL process) CPU seconds; None without /proc."""
+    own, database = tree_cpu_seconds(server.proc.pid), postgres_cpu_seconds()
+    if own is None:
+        return None
+    return own, database or 0.0
+
+
+def _add_cpu(
+    into: CpuUse,
+    before: tuple[float, float] | None,
+    after: tuple[float, float] | None,
+    versions: int,
+) -> None:
+    """A round counts only when both readings exist (a side without them stays empty)."""
+    if before is None or after is None:
+        return
+    into.server_s += after[0] - before[0]
+    into.database_s += after[1] - before[1]
+    into.versions += versions
 
 
 def _merge(into: Run, run: Run) -> None:
