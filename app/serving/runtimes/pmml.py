@@ -38,6 +38,8 @@ from app.serving.runtimes.base import (
 INPUT_TYPES = {"double": "FP64", "float": "FP64", "integer": "INT64", "boolean": "BOOL"}
 NUMBERS = ("double", "float", "integer")
 _CASTS: dict[str, Any] = {"FP64": float, "INT64": int, "BOOL": bool}
+# Unloads of runtimes whose load was cancelled while its thread started the JVM.
+_ABANDONED: set[asyncio.Task[None]] = set()
 NEEDS_JAVA = (
     "the pmml runtime needs Java 17 or newer: install a JRE (e.g. openjdk-17-jre-headless) "
     "and put java on PATH or set JAVA_HOME"
@@ -93,8 +95,13 @@ class PmmlRuntime(Runtime):
             raise MissingExtra(self.name, "pmml", "jpmml_evaluator") from exc
         java = _java()
         path = find_model_file(self.package, (".pmml", ".xml"), "model.pmml")
+        starting = asyncio.ensure_future(asyncio.to_thread(self._start, java, path))
         try:
-            await asyncio.to_thread(self._start, java, path)
+            await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # The thread cannot be stopped and may yet start the JVM: end it after.
+            starting.add_done_callback(self._unload_abandoned)
+            raise
         except Exception as exc:
             known = isinstance(exc, RuntimeFailure)
             message = "" if known else f"cannot load {path.name}: {_java_error(exc)}"
@@ -159,6 +166,11 @@ class PmmlRuntime(Runtime):
         threads = max(1, self.options.cpu_threads)
         evaluator = self._evaluator.javaEvaluator
         return PythonEvaluatorUtil.evaluateAll(self._backend, evaluator, arguments, None, threads)
+
+    def _unload_abandoned(self, _starting: asyncio.Future[None]) -> None:
+        task = asyncio.ensure_future(self.unload())
+        _ABANDONED.add(task)
+        task.add_done_callback(_ABANDONED.discard)
 
     async def unload(self) -> None:
         gateway, self._gateway, self._evaluator, self._backend = self._gateway, None, None, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import shutil
 from pathlib import Path
@@ -91,6 +92,25 @@ async def test_unload_ends_the_jvm(tmp_path: Path) -> None:
     assert [p for p in child_processes() if p not in before and p.endswith(" java")]
     await runtime.unload()
     await runtime.unload()  # twice is fine
+    assert child_processes() == before
+
+
+async def test_a_load_cancelled_while_the_jvm_starts_ends_the_jvm(tmp_path: Path) -> None:
+    before = child_processes()
+    runtime = PmmlRuntime(package(tmp_path, PMML_REGRESSION))
+    loading = asyncio.create_task(runtime.load())
+    for _ in range(500):  # cancel once the JVM runs, while the load is still going on
+        if [p for p in child_processes() if p not in before and p.endswith(" java")]:
+            break
+        await asyncio.sleep(0.01)
+    assert not loading.done()
+    loading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loading
+    for _ in range(1000):  # the thread finishes starting it, then it is ended
+        if child_processes() == before:
+            break
+        await asyncio.sleep(0.02)
     assert child_processes() == before
 
 
