@@ -384,7 +384,6 @@ asyncio.run(main(sys.argv[1], uuid.UUID(sys.argv[2])))
 """
 
 
-@pytest.mark.postgres
 async def until_alone(store: PostgresEventStore) -> None:
     """Wait (each wait looks, the first also starts listening) until the store sees no
     other process's listener: a closed one's server process may linger a moment."""
@@ -395,6 +394,7 @@ async def until_alone(store: PostgresEventStore) -> None:
                 return
 
 
+@pytest.mark.postgres
 class TestPostgresEventStore(EventStoreContract):
     @pytest.fixture
     def fresh_store(self, pg_database: PostgresDatabase) -> EventStore:
