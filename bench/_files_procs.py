@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _procs import TICK, stat_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests/ is not an installed package
@@ -36,7 +37,6 @@ __all__ = ["ACCESS_KEY_ID", "REGION", "SECRET_ACCESS_KEY", "S3Server"]
 
 HOST = "127.0.0.1"
 MODELREPO = ROOT / ".venv" / "bin" / "modelrepo"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -74,9 +74,8 @@ class ProcWatch:
         return True
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime + stime
+        fields = stat_fields(self.pid)
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
 @dataclass

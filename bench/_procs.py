@@ -114,15 +114,20 @@ async def _wait_healthy(server: Server, path: str, within: float) -> None:
 
 # --- CPU time (Linux /proc) ------------------------------------------------------------
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command (state is [0], ppid [1], pgrp [2],
+    utime [11], stime [12], cutime [13], cstime [14]); OSError when it is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def _own_cpu(pid: int) -> float:
     """User + system seconds of a process and of its children that have exited (and been
     waited for): a sum over live processes then keeps what exits between two readings,
     which moves from the child's figures into its parent's."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / _TICK
+    return sum(int(v) for v in stat_fields(pid)[11:15]) / TICK
 
 
 def _children(pid: int) -> list[int]:

@@ -141,7 +141,7 @@ def _cpu_per_version(results: Results) -> list[str]:
     """CPU per created version in the paired rounds: each side's work, apart from what a
     sequential client waits for (disk flushes, processes waking each other)."""
     rows = []
-    for (backend, case), _ in results.paired.items():
+    for backend, case in results.paired:
         ours = results.cpu.get((backend, case, "modelrepo"))
         peer = results.cpu.get((backend, case, "mlflow"))
         if ours is None or peer is None:

@@ -12,12 +12,11 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from _procs import Server
+from _procs import TICK, Server, stat_fields
 from _serving_client import Result
 
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE / "_serving_client.py"
-TICK = os.sysconf("SC_CLK_TCK")
 
 # wrk keeps a histogram corrected for coordinated omission (it adds synthetic samples for
 # slow answers), so its percentiles and tail share are not the raw ones: reported as is.
@@ -61,13 +60,11 @@ def group_cpu_seconds(pgid: int) -> float:
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                text = stat.read()
+            fields = stat_fields(entry.name)
         except OSError:
             continue
-        rest = text[text.rfind(b")") + 2 :].split()
-        if int(rest[2]) == pgid:
-            total += int(rest[11]) + int(rest[12])
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
     return total / TICK
 
 
