@@ -24,6 +24,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from app.graphql._inputs import plan_inputs
+from app.graphql._plans import Plan, planner
 from app.graphql._runner import LeanExtensionsRunner
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
@@ -163,6 +164,33 @@ class CachedNameConverter(NameConverter):
 
 
 class ModelrepoSchema(strawberry.Schema):
+    # Planned execution of the operations clients repeat (app.graphql._plans); set by
+    # build_schema.
+    plan_for: Callable[[str, str | None], Plan | None] = staticmethod(lambda _q, _o: None)
+
+    def plan_errors(
+        self,
+        errors: list[GraphQLError],
+        context: Any,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> list[GraphQLError]:
+        """Errors of a planned operation, logged and masked as ``execute`` does it (its
+        ``process_errors``, then the masking of CachedLimits)."""
+        execution_context = ExecutionContext(
+            query=query,
+            schema=self,
+            allowed_operations=(),
+            context=context,
+            variables=variables,
+            provided_operation_name=operation_name,
+        )
+        self._process_errors(errors, execution_context)
+        masking = MaskUnexpectedErrors()
+        masking.execution_context = execution_context
+        return masking._process_errors(errors)
+
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:
@@ -198,6 +226,7 @@ def build_schema(
         ),
     )
     plan_inputs(built)
+    built.plan_for = planner(built._schema, parse, validate, CACHE_SIZE)
     return built
 
 

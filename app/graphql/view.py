@@ -5,12 +5,14 @@ A websocket without the header (browsers cannot send one) gives its token in the
 graphql-transport-ws connection_init payload.
 
 A POST of one operation as JSON, what nearly every client sends, is answered by
-``ModelrepoGraphQL.answer_json``: the same checks and the same ``Schema.execute`` as
-strawberry's HTTP view, without the view's per-request set-up (a request adapter, a
-sub-response, content-type parsing through the ``email`` package, the streaming and batch
-branches), which cost about a tenth of a small mutation. Everything else (GET, uploads,
-batches, streaming answers, a body that is not a JSON object of the expected shape) goes
-through strawberry's view, so its answers and error messages stay strawberry's.
+``ModelrepoGraphQL.answer_json``: the same checks and the same answer as strawberry's HTTP
+view, without the view's per-request set-up (a request adapter, a sub-response,
+content-type parsing through the ``email`` package, the streaming and batch branches),
+which cost about a tenth of a small mutation. The operation runs from its plan
+(app.graphql._plans) when it has one, through ``Schema.execute`` otherwise. Everything
+else (GET, uploads, batches, streaming answers, a body that is not a JSON object of the
+expected shape) goes through strawberry's view, so its answers and error messages stay
+strawberry's.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from inspect import isawaitable
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.formparsers import MultiPartException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
@@ -30,11 +34,14 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.bootstrap import Container
+from app.graphql._plans import Plan
 from app.graphql.context import Context
+from app.graphql.schema import ModelrepoSchema
 from app.services.tokens import Principal
 
 PRINCIPAL = "modelrepo.principal"
@@ -51,6 +58,7 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BaseSchema, container: ContainerGetter, **kwargs: Any) -> None:
         super().__init__(schema, **kwargs)
         self._container = container
+        self._planned = schema if isinstance(schema, ModelrepoSchema) else None
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
@@ -90,17 +98,23 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         ):
             return False
         request = Request(scope, receive)
-        try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=await self.get_context(request, None),
-                operation_name=operation_name,
-                allowed_operation_types=_POST_OPERATIONS,
-                operation_extensions=extensions,
-            )
-        except _REFUSED:  # raised before execution: the view refuses it with its message
-            return False
+        schema = self._planned
+        # (operation extensions reach resolvers only through Schema.execute)
+        plan = schema.plan_for(query, operation_name) if schema and extensions is None else None
+        if plan is not None and schema is not None:
+            result = await self._run_plan(schema, plan, request, query, variables, operation_name)
+        else:
+            try:
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=await self.get_context(request, None),
+                    operation_name=operation_name,
+                    allowed_operation_types=_POST_OPERATIONS,
+                    operation_extensions=extensions,
+                )
+            except _REFUSED:  # raised before execution: the view refuses it with its message
+                return False
         content = _encode(await self.process_result(request, result))
         await send(
             {
@@ -114,6 +128,29 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         )
         await send({"type": "http.response.body", "body": content})
         return True
+
+    async def _run_plan(
+        self,
+        schema: ModelrepoSchema,
+        plan: Plan,
+        request: Request,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        """The operation run from its plan (app.graphql._plans): what ``Schema.execute``
+        answers for it, errors logged and masked the same way."""
+        context = await self.get_context(request, None)
+        try:
+            outcome = plan.run(context, None, variables)
+            if isawaitable(outcome):
+                outcome = await outcome
+            data, errors = outcome
+        except Exception as exc:  # Schema.execute turns these into an error too
+            data, errors = None, [GraphQLError(str(exc), original_error=exc)]
+        if errors:
+            errors = schema.plan_errors(errors, context, query, variables, operation_name)
+        return ExecutionResult(data=data, errors=errors or None)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A websocket opened without an Authorization header authenticates with the
