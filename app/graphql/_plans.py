@@ -25,6 +25,7 @@ read their attribute without building an ``info`` they would ignore.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -53,11 +54,12 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
+from graphql.execution.executor import default_field_resolver, default_type_resolver
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor, visit
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
 from graphql.type import GraphQLResolveInfoHelpers, is_abstract_type, is_leaf_type
-from graphql.type.definition import is_list_type, is_non_null_type, is_object_type
+from graphql.type.definition import is_non_null_type, is_object_type
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
 
@@ -67,24 +69,23 @@ _NO_VARIABLES = VariableValues({}, {})
 # with extensions through Schema.execute).
 _NO_EXTENSIONS: Any = None
 
-# How a field's value is completed, planned from its return type.
+# How a field's value is completed, planned from its return type: (kind, what the kind
+# completes with (the inner shape, or the named type), the type at this level).
 NON_NULL, LIST, LEAF, ABSTRACT, OBJECT = range(5)
 Shape = tuple[Any, ...]
 
 
 def _shape(return_type: GraphQLOutputType) -> Shape:
-    if is_non_null_type(return_type):
-        assert isinstance(return_type, GraphQLNonNull)
-        return (NON_NULL, _shape(return_type.of_type))
-    if is_list_type(return_type):
-        assert isinstance(return_type, GraphQLList)
-        return (LIST, _shape(return_type.of_type))
+    if isinstance(return_type, GraphQLNonNull):
+        return (NON_NULL, _shape(return_type.of_type), return_type)
+    if isinstance(return_type, GraphQLList):
+        return (LIST, _shape(return_type.of_type), return_type)
     if is_leaf_type(return_type):
-        return (LEAF, return_type)
+        return (LEAF, return_type, return_type)
     if is_abstract_type(return_type):
-        return (ABSTRACT, return_type)
+        return (ABSTRACT, return_type, return_type)
     if is_object_type(return_type):
-        return (OBJECT, return_type)
+        return (OBJECT, return_type, return_type)
     raise TypeError(f"Cannot complete value of unexpected output type: '{inspect(return_type)}'.")
 
 
@@ -173,7 +174,7 @@ class Plan:
             definition = self.schema.get_field(parent, details[0].node.name.value)
             if definition is None:  # graphql-core leaves it out of the answer too
                 continue
-            resolve = definition.resolve or _default_resolver
+            resolve = definition.resolve or default_field_resolver
             fields.append(_Field(key, parent, definition, details, resolve))
         return fields
 
@@ -203,12 +204,6 @@ class Plan:
         if isinstance(coerced, list):
             return None, coerced
         return _Run(self, context, root_value, coerced).execute()
-
-
-def _default_resolver(source: Any, info: Any, **args: Any) -> Any:
-    from graphql.execution.executor import default_field_resolver
-
-    return default_field_resolver(source, info, **args)
 
 
 class _Run:
@@ -296,19 +291,19 @@ class _Run:
                 if is_awaitable(result):
                     awaited.append(field.key)
         except Exception:
-            if awaited:
-                self._settle([results[key] for key in awaited])
+            self._settle([results[key] for key in awaited])
             raise
-        if not awaited:
-            return results
-        return self._gather_fields(results, awaited)
+        return self._gathered(results, awaited) if awaited else results
 
-    async def _gather_fields(self, results: dict[str, Any], awaited: list[str]) -> Any:
+    async def _gathered(self, results: Any, awaited: list[Any]) -> Any:
+        """``results`` (a dict or a list) with its awaitables at ``awaited`` awaited
+        together, as graphql-core awaits the fields of an object or items of a list."""
         if len(awaited) == 1:
             results[awaited[0]] = await results[awaited[0]]
         else:
             values = await gather_with_cancel(*(results[key] for key in awaited))
-            results.update(zip(awaited, values, strict=True))
+            for key, value in zip(awaited, values, strict=True):
+                results[key] = value
         return results
 
     def _field(self, field: _Field, source: Any, parent_path: Path | None) -> Any:
@@ -420,7 +415,7 @@ class _Run:
     def _items(
         self, item_shape: Shape, field: _Field, info: Any, path: Path, items: Iterable[Any]
     ) -> Any:
-        item_type = _item_type(field.return_type)
+        item_type = item_shape[2]
         completed: list[Any] = []
         awaited: list[int] = []
         try:
@@ -441,21 +436,9 @@ class _Run:
                     value = None
                 completed.append(value)
         except Exception:
-            if awaited:
-                self._settle([completed[index] for index in awaited])
+            self._settle([completed[index] for index in awaited])
             raise
-        if not awaited:
-            return completed
-        return self._gather_items(completed, awaited)
-
-    async def _gather_items(self, completed: list[Any], awaited: list[int]) -> list[Any]:
-        if len(awaited) == 1:
-            completed[awaited[0]] = await completed[awaited[0]]
-        else:
-            values = await gather_with_cancel(*(completed[index] for index in awaited))
-            for index, value in zip(awaited, values, strict=True):
-                completed[index] = value
-        return completed
+        return self._gathered(completed, awaited) if awaited else completed
 
     async def _await_item(
         self,
@@ -478,8 +461,6 @@ class _Run:
     def _abstract(
         self, abstract: GraphQLAbstractType, field: _Field, info: Any, path: Path, result: Any
     ) -> Any:
-        from graphql.execution.executor import default_type_resolver
-
         resolve_type = abstract.resolve_type or default_type_resolver
         runtime_type = resolve_type(result, info, abstract)
         if is_awaitable(runtime_type):
@@ -589,8 +570,8 @@ class _Run:
     def _settle(self, awaitables: list[Any]) -> None:
         """Siblings of a field whose error nulls their parent still run to the end, their
         errors observed (graphql-core's ``settle_in_background``)."""
-        import asyncio
-
+        if not awaitables:
+            return
         future = asyncio.gather(*awaitables, return_exceptions=True)
         self.background.add(future)
         future.add_done_callback(self.background.discard)
@@ -599,9 +580,7 @@ class _Run:
         return gather_with_cancel(*values)
 
     def _track(self, values: Sequence[Any]) -> None:
-        awaitables = [value for value in values if is_awaitable(value)]
-        if awaitables:
-            self._settle(awaitables)
+        self._settle([value for value in values if is_awaitable(value)])
 
 
 def _leaf(leaf_type: GraphQLLeafType, result: Any) -> Any:
@@ -612,14 +591,6 @@ def _leaf(leaf_type: GraphQLLeafType, result: Any) -> Any:
             f" to return non-nullable value, returned: {inspect(coerced)}"
         )
     return coerced
-
-
-def _item_type(list_type: GraphQLOutputType) -> GraphQLOutputType:
-    """The item type of a list type, maybe non-null."""
-    while isinstance(list_type, GraphQLNonNull):
-        list_type = list_type.of_type
-    assert isinstance(list_type, GraphQLList)
-    return list_type.of_type  # type: ignore[no-any-return]
 
 
 def _invalid_return_type(

@@ -140,6 +140,14 @@ class Query:
         return [1, 2]
 
     @strawberry.field
+    def matrix(self) -> list[list[int | None]]:
+        return [[1, None], [2]]
+
+    @strawberry.field
+    def strict_matrix(self) -> list[list[int] | None]:
+        return [[1], [2, None]]  # type: ignore[list-item]
+
+    @strawberry.field
     def not_a_list(self) -> list[int]:
         return 5  # type: ignore[return-value]
 
@@ -176,7 +184,7 @@ def _validate(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
 PLAN_FOR = planner(SCHEMA._schema, _parse, _validate, 64)
 
 
-def _formatted(errors: list[GraphQLError] | None) -> list[dict[str, Any]]:
+def _formatted(errors: list[GraphQLError] | None) -> list[Any]:
     return [error.formatted for error in errors or []]
 
 
@@ -208,6 +216,7 @@ SAME_ANSWERS: list[tuple[str, dict[str, Any] | None]] = [
     ("{ named { name ... on Person { age } } }", None),
     ("{ strictItems { name } }", None),
     ("{ awaitedItems }", None),
+    ("{ matrix strictMatrix }", None),  # a null item nulls its inner list only
     ("{ notAList }", None),
     ("{ wrongType { __typename } }", None),
     ("query($w: Filter!) { filtered(where: $w) { name } }", {"w": {"prefix": "i", "limit": 2}}),
