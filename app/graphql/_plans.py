@@ -670,9 +670,12 @@ def planner(
     @functools.lru_cache(maxsize=size)
     def plan_for(query: str, operation_name: str | None) -> Plan | None:
         try:
-            document = parse(query)
-        except GraphQLError:
+            return _plan(query, operation_name)
+        except Exception:  # whatever went wrong, Schema.execute answers it as it always did
             return None
+
+    def _plan(query: str, operation_name: str | None) -> Plan | None:
+        document = parse(query)
         if validate(schema, query) or not _plannable(document):
             return None
         operation = _operation(document, operation_name)

@@ -290,6 +290,13 @@ def test_documents_left_to_the_executor_get_no_plan(query: str, operation_name: 
     assert PLAN_FOR(query, operation_name) is None
 
 
+def test_a_document_that_fails_while_planned_is_left_to_the_executor() -> None:
+    def broken(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+        raise RecursionError("too deep")
+
+    assert planner(SCHEMA._schema, _parse, broken, 4)("{ items { name } }", None) is None
+
+
 def test_typename_and_named_operations_are_planned() -> None:
     assert PLAN_FOR("{ __typename }", None) is not None
     assert PLAN_FOR("query A { items { name } } query B { named { name } }", "B") is not None
