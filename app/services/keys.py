@@ -8,6 +8,7 @@ directory on first use (single-host setups); servers sharing a database share th
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -49,11 +50,26 @@ def load_fernet(secret: str, data_dir: Path) -> Fernet:
         return Fernet(base64.urlsafe_b64encode(material))
     path = data_dir / "secret.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    return Fernet(path.read_bytes().strip())
+
+
+def _create_key_file(path: Path) -> None:
+    """A new key, written whole to a file of its own and then linked into place: servers
+    starting together on one data directory never read a key half written, and the first
+    link wins (the others read its key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(Fernet.generate_key())
-    return Fernet(path.read_bytes().strip())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another server created it first
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 class KeyVault:
