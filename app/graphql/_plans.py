@@ -159,7 +159,6 @@ class Plan:
             if isinstance(definition, FragmentDefinitionNode):
                 self.fragments[definition.name.value] = definition
                 self.fragment_details[definition.name.value] = FragmentDetails(definition)
-        self.root_type = root_type
         self.serial = operation.operation == OperationType.MUTATION
         grouped = collect_fields(
             schema, self.fragment_details, _NO_VARIABLES, root_type, operation
