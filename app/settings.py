@@ -22,6 +22,20 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    # GraphQL cost, counted with fragment spreads expanded: fields selected in all, fragment
+    # definitions, and the query text's size (bytes). Checked before any other rule.
+    max_query_fields: int = 5000
+    max_fragments: int = 100
+    max_query_bytes: int = 100_000
+    # The parsed-document and validation caches: at most this many query-text bytes in all.
+    graphql_cache_bytes: int = 16 * 1024**2
+    # JSON bodies (GraphQL variables, predict payloads) nested deeper get 400.
+    max_json_depth: int = 64
+    # HTTP: all request headers together (431 past it), seconds to receive a request's
+    # headers, and seconds an idle keep-alive connection stays open.
+    max_header_bytes: int = 64 * 1024
+    header_timeout_seconds: float = 10.0
+    keepalive_timeout_seconds: float = 5.0
     # Print a first admin token when the store has none.
     bootstrap_admin_token: bool = True
     projection_poll_seconds: float = 0.5
@@ -37,6 +51,20 @@ class Settings(BaseSettings):
     max_batch_size: int = 64
     # 0: no waiting for company; batches still grow while a predict is running.
     max_batch_wait_ms: float = 0.0
+    # User code (custom runtimes' model_service.py, PyTorch export scripts) runs in a
+    # bubblewrap sandbox. true: run it without one, with the server's privileges (unsafe).
+    unsafe_user_code: bool = False
+    # The bwrap program, and the uid user code runs as when the server runs as root.
+    bwrap_path: str = "bwrap"
+    sandbox_uid: int = 65534
+    # Upper bounds on what a deployment may ask for. Memory: 0 means half this machine's.
+    user_code_max_memory_mb: int = 0
+    user_code_max_processes: int = 64
+    user_code_max_open_files: int = 1024
+    user_code_max_file_mb: int = 1024
+    user_code_tmp_mb: int = 256
+    # Whether a package's config.json may ask for network access ("network": true).
+    user_code_network: bool = True
     # Seconds between SIGTERM (readiness turns false) and the start of draining.
     drain_grace_seconds: float = 1.0
     # `modelrepo serve` also schedules and executes batch runs (`modelrepo worker` alone).
