@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 
 from domain.errors import ValidationError
@@ -16,9 +17,36 @@ METRIC_NAME_MAX = 64
 METRICS_MAX = 100
 FRAMEWORK_MAX = 64
 
+# Characters a reader cannot see, or that change the order in which the others are shown:
+# controls (Cc: NUL, tab, newline, DEL, the C1 range), format characters (Cf: the
+# bidirectional controls such as U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces and
+# joiners, U+FEFF), line and paragraph separators (Zl, Zp) and lone surrogates (Cs, which
+# no database can store). A name holding one can pass for another name.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def hidden_character(text: str) -> str | None:
+    """The first character of ``text`` that is invisible or reorders what is shown, as
+    ``U+202E (RIGHT-TO-LEFT OVERRIDE)``; None when there is none."""
+    if text.isascii() and text.isprintable():
+        return None  # the common case, decided without a lookup per character
+    for char in text:
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES:
+            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+    return None
+
+
+def check_visible(text: str, field: str) -> str:
+    """``text`` when every character of it can be seen; ValidationError otherwise."""
+    found = hidden_character(text)
+    if found is not None:
+        raise ValidationError(field, f"must not contain invisible or control characters: {found}")
+    return text
+
 
 def clean_name(name: str, field: str = "name") -> str:
-    """Trimmed display name. 1-64 characters after trimming, no control characters."""
+    """Trimmed display name. 1-64 characters after trimming, none of them invisible (see
+    :func:`hidden_character`)."""
     if not isinstance(name, str):
         raise ValidationError(field, "must be a string")
     cleaned = name.strip()
@@ -28,9 +56,7 @@ def clean_name(name: str, field: str = "name") -> str:
         raise ValidationError(
             field, f"must be at most {NAME_MAX} characters after trimming (got {len(cleaned)})"
         )
-    if any(ch < " " or ch == "\x7f" for ch in cleaned):
-        raise ValidationError(field, "must not contain control characters")
-    return cleaned
+    return check_visible(cleaned, field)
 
 
 def name_key(name: str) -> str:
@@ -60,6 +86,11 @@ def clean_tags(tags: Mapping[str, object] | list[tuple[object, object]]) -> dict
         k = key.strip()
         if not 1 <= len(k) <= TAG_KEY_MAX:
             raise ValidationError("tags", f"tag keys must be 1-{TAG_KEY_MAX} characters")
+        found = hidden_character(k) or hidden_character(value)
+        if found is not None:
+            raise ValidationError(
+                "tags", f"tag {k!r}: must not contain invisible or control characters: {found}"
+            )
         if len(value) > TAG_VALUE_MAX:
             raise ValidationError(
                 "tags", f"tag {k!r}: value must be at most {TAG_VALUE_MAX} characters"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.errors import ValidationError
 from domain.rules import name_key
 from projections.base import (
     EventInfo,
@@ -228,7 +229,9 @@ async def get_models(db: Reader, ids: list[str]) -> dict[str, ModelRow]:
 
 
 async def get_model_by_name(db: Reader, model_list: str, name: str) -> ModelRow | None:
-    row = await db.fetchrow(
-        f"{_SELECT} WHERE m.list = $1 AND m.name_key = $2", model_list, name_key(name)
-    )
+    try:
+        key = name_key(name)
+    except ValidationError:
+        return None  # never a valid name, so no model has it
+    row = await db.fetchrow(f"{_SELECT} WHERE m.list = $1 AND m.name_key = $2", model_list, key)
     return ModelRow.from_row(row) if row else None

@@ -13,7 +13,7 @@ from app.adapters.event_store.port import EventMeta
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
-from domain.errors import InUse
+from domain.errors import InUse, ValidationError
 from domain.model import Model, ModelList, ModelName, name_id
 from domain.service import Service
 from domain.version import ModelVersion, version_id
@@ -182,7 +182,11 @@ class ModelService:
     async def model_id_by_name_as_of(
         self, name: str, model_list: ModelList, as_of: datetime
     ) -> UUID | None:
-        claim = await self.repo.find(name_id(model_list, name), ModelName, as_of=as_of)
+        try:
+            claim_id = name_id(model_list, name)
+        except ValidationError:
+            return None  # never a valid name, so never held
+        claim = await self.repo.find(claim_id, ModelName, as_of=as_of)
         return None if claim is None else claim.model_id
 
 

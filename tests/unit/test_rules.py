@@ -6,7 +6,7 @@ import pytest
 
 from domain.errors import ValidationError
 from domain.formats import ModelFormat, resolve_runtime
-from domain.rules import clean_metrics, clean_name, clean_tags, name_key
+from domain.rules import clean_metrics, clean_name, clean_tags, hidden_character, name_key
 
 
 @pytest.mark.parametrize(
@@ -16,11 +16,26 @@ from domain.rules import clean_metrics, clean_name, clean_tags, name_key
         ("   \t ", "empty"),
         ("x" * 65, "at most 64"),
         ("bad\x00name", "control"),
+        ("bad\u202ename", "U\\+202E \\(RIGHT-TO-LEFT OVERRIDE\\)"),
+        ("bad\u200bname", "U\\+200B \\(ZERO WIDTH SPACE\\)"),
+        ("bad\ud800name", "U\\+D800"),
     ],
 )
 def test_bad_names_are_refused(name: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         clean_name(name)
+
+
+@pytest.mark.parametrize(
+    "text", ["\x01", "\x9f", "\u061c", "\u200e", "\u2066", "\u2069", "\u2060", "\ufeff", "\u2029"]
+)
+def test_controls_and_invisible_characters_are_found(text: str) -> None:
+    assert hidden_character(f"a{text}b") == hidden_character(text) is not None
+
+
+def test_visible_text_has_no_hidden_character() -> None:
+    for text in ("resnet-50 v2", "Modèle Ω", "模型", "emoji 🙂", "a\u00a0b", ""):
+        assert hidden_character(text) is None, text
 
 
 def test_names_are_trimmed_and_64_characters_fit() -> None:
