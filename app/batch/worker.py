@@ -34,10 +34,11 @@ from app.batch.steps import (
     required_columns,
 )
 from app.monitoring.batch import BatchMetrics
+from app.sandbox import Sandbox
 from app.services.batch_jobs import BatchService
 from app.serving.cache import ModelCache
 from app.serving.loading import load_runtime, version_row
-from app.serving.runtimes.base import Runtime, RuntimeFailure
+from app.serving.runtimes.base import Runtime, RuntimeFailure, RuntimeOptions
 from domain.batch import BatchRun, RunStatus
 from domain.errors import DomainError
 from projections.base import Reader
@@ -63,10 +64,13 @@ class BatchWorker:
         heartbeat_seconds: float = 5.0,
         stale_seconds: float = 60.0,
         poll_seconds: float = 1.0,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.service = service
         self.db = db
         self.cache = cache
+        # Custom runtimes' user code runs in it (the server's limits and policy).
+        self.runtime_options = RuntimeOptions(sandbox=sandbox or Sandbox())
         self.open_store = open_store
         self.chunk_rows = chunk_rows
         self.heartbeat_seconds = heartbeat_seconds
@@ -177,7 +181,7 @@ class BatchWorker:
             raise _unwritable(spec["output_uri"], exc) from None
         try:
             version = await self._version(config["version_id"])
-            runtime = await load_runtime(self.db, self.cache, version)
+            runtime = await load_runtime(self.db, self.cache, version, options=self.runtime_options)
             try:
                 return await self._process(
                     run,

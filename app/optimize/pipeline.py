@@ -21,6 +21,7 @@ from app.optimize.report import Measured, compare, measure
 from app.optimize.runners import Runner, onnx_inputs, onnx_runner, onnx_session, torchscript_runner
 from app.packages.formats.pytorch import WEIGHTS_SUFFIXES
 from app.packages.inventory import scan
+from app.sandbox import Sandbox
 from app.serving.runtimes.base import find_model_file, read_config
 from app.serving.runtimes.torchscript import find_torchscript
 from domain.errors import ValidationError
@@ -95,6 +96,8 @@ async def optimize(
     options: dict[str, Any],
     work: Path,
     log: Log,
+    *,
+    sandbox: Sandbox | None = None,
 ) -> Outcome:
     fmt = source_fmt = ModelFormat(model_format)
     source = source_model(package, model_format, model_file)
@@ -123,6 +126,7 @@ async def optimize(
                 found,
                 repeats=repeats,
                 seconds=EXPORT_TIMEOUT,
+                sandbox=sandbox or Sandbox(),
             )
             note = f"exported to {fmt.value} (traced with the example input)"
         else:

@@ -18,7 +18,9 @@ requirements. Every key not listed here is rejected, and every problem is report
           "std": [0.229, 0.224, 0.225]    required, as many numbers as "mean", each > 0
         }
       },
-      "requirements": ["numpy>=1.26"]     optional, pip requirement strings (no pip options)
+      "requirements": ["numpy>=1.26"],    optional, pip requirement strings (no pip options)
+      "network": false                    optional: true gives the sandboxed model_service.py
+                                          the server's network (see app.sandbox)
     }
 
     TENSOR = {
@@ -89,9 +91,11 @@ def validate_service_config(document: Any) -> list[str]:
         "",
         report,
         required=("inputs", "outputs"),
-        optional=("batch", "image", "requirements"),
+        optional=("batch", "image", "requirements", "network"),
     ):
         return problems
+    if "network" in document and not isinstance(document["network"], bool):
+        report("network", f"must be true or false, not {_kind(document['network'])}")
     for key in ("inputs", "outputs"):
         if key in document:
             _tensors(document[key], key, report)

@@ -17,6 +17,7 @@ from app.services.ids import parse_id
 from app.services.keys import KeyVault, hash_key, new_access_key, new_host_id
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
+from domain.errors import ValidationError
 from domain.service import (
     Deployment,
     Service,
@@ -42,12 +43,27 @@ class VersionChoice:
 
 
 class ServiceManager:
-    def __init__(self, repository: Repository, projector: ReadModelSync, keys: KeyVault) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        projector: ReadModelSync,
+        keys: KeyVault,
+        *,
+        max_memory_mb: int | None = None,
+    ) -> None:
         self.repo = repository
         self.keys = keys
         self.commands = Commands(repository, projector)
+        # The most memory a deployment may ask for on this server (its processes' ceiling).
+        self.max_memory_mb = max_memory_mb
 
     async def _entry(self, choice: VersionChoice) -> tuple[ModelVersion, Deployment]:
+        if self.max_memory_mb is not None and choice.memory_mb > self.max_memory_mb:
+            raise ValidationError(
+                "memoryMb",
+                f"must be at most {self.max_memory_mb} on this server"
+                " (its MODELREPO_USER_CODE_MAX_MEMORY_MB)",
+            )
         version = await self.repo.get(
             parse_id(choice.version_id, "versionId"), ModelVersion, kind="version"
         )

@@ -115,10 +115,13 @@ def test_every_config_problem_is_listed(package: Path) -> None:
         "image": {"formats": ["gif"], "resize": [224], "normalize": {"mean": [0.5], "std": [0]}},
         "requirements": ["numpy", "--index-url=http://evil", 3],
         "gpu": True,
+        "network": "yes",
     }
     (package / "config.json").write_text(json.dumps(config))
     assert custom_problems(package) == [
-        "config.json: unknown key 'gpu' (allowed: inputs, outputs, batch, image, requirements)",
+        "config.json: unknown key 'gpu' (allowed: inputs, outputs, batch, image, requirements,"
+        " network)",
+        "config.json: network: must be true or false, not a string",
         "config.json: inputs[0].type: 'float16' is not one of float32, float64, int32, int64, "
         "string, bool, bytes, image",
         "config.json: inputs[0].shape: sizes must be integers >= 1, or -1 for a dynamic size",

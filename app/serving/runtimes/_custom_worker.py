@@ -1,9 +1,9 @@
 """The custom runtime's worker process, and the wire format both sides speak.
 
-:mod:`.custom` runs this file by path (it needs only the standard library and numpy), as
-``python -P -s _custom_worker.py SETTINGS_JSON``. It sets its resource limits, builds the model
-of ``model_service.py`` and answers one request at a time on its original stdin/stdout (user
-code gets an empty stdin; its stdout goes to stderr).
+:mod:`.custom` runs this file by path in a sandbox with ``SETTINGS_JSON`` (it needs only the
+standard library and numpy), after ``app.sandbox``'s launcher has set the process limits. It
+caps its CPU time, builds the model of ``model_service.py`` and answers one request at a time
+on its original stdin/stdout (user code gets an empty stdin; its stdout goes to stderr).
 
 Frame: ``>IQ`` (header and body lengths), a JSON header, raw array bytes. The header lists
 each array: numbers as dtype/shape/offset into the body, strings as JSON items, bytes as
@@ -166,10 +166,6 @@ def main(argv: list[str]) -> int:
     requests, answers = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if settings.get("memory_mb"):
-        limit = int(settings["memory_mb"]) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _limit_cpu(settings["load_cpu_seconds"])
     try:
         model, frame = _build(settings["model_dir"]), encode({"ok": True}, {})

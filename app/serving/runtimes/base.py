@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.packages.service_config import read_service_config
+from app.sandbox import Sandbox
 
 Batch = dict[str, np.ndarray]
 
@@ -75,6 +76,8 @@ class RuntimeOptions:
     # The package's model file when the version names one (optimized versions: the source
     # package plus the optimized file); otherwise the runtime finds it.
     model_file: str | None = None
+    # Where user code runs (custom runtimes): sandboxed unless the server says otherwise.
+    sandbox: Sandbox = field(default_factory=Sandbox)
 
 
 class Runtime(ABC):
@@ -134,6 +137,7 @@ class ServiceConfig:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     batch: dict[str, int] | None
+    network: bool = False
 
 
 def read_config(package: Path) -> ServiceConfig | None:
@@ -151,4 +155,5 @@ def read_config(package: Path) -> ServiceConfig | None:
             TensorSpec(t["name"], CONFIG_TYPES[t["type"]], tuple(t["shape"])) for t in document[key]
         ]
 
-    return ServiceConfig(specs("inputs"), specs("outputs"), document.get("batch"))
+    batch, network = document.get("batch"), document.get("network", False)
+    return ServiceConfig(specs("inputs"), specs("outputs"), batch, network)

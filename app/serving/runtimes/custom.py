@@ -8,10 +8,13 @@ input name, batch on axis 0, strings/bytes as object arrays) -> ``predict(data)`
 may be returned bare). ``config.json`` declares inputs and outputs; a ``batch`` section turns
 batching on and replaces ``options.max_batch_size`` / ``max_wait_ms``.
 
-The worker runs in the package folder with an environment built from nothing (no server
-secrets), an address-space limit (``memory_limit_mb``) and a CPU-time cap. A request slower than
-``timeout_seconds`` fails with 504, one whose worker dies with 502; either way the worker and
-its children are killed and the next request starts a fresh one.
+The worker runs in a sandbox (``app.sandbox``: its own namespaces and unprivileged uid, the
+package read-only at ``/model``, its working folder; a private ``/tmp`` as ``HOME``) with an
+environment built from nothing (no server secrets), an address-space limit
+(``memory_limit_mb``, never above the server's ceiling), process, file and CPU-time caps. A
+request slower than ``timeout_seconds`` fails with 504, one whose worker dies with 502; either
+way the worker and every process it started are killed and the next request starts a fresh
+one.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import signal
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.sandbox import Layout, SandboxUnavailable
 from app.serving.runtimes import _custom_worker as wire
 from app.serving.runtimes.base import (
     DATATYPES,
@@ -106,7 +107,8 @@ class CustomRuntime(Runtime):
     def __init__(self, package: Path, options: RuntimeOptions | None = None) -> None:
         super().__init__(package, options)
         self._lock = asyncio.Lock()
-        self._home: str | None = None
+        self._layout: Layout | None = None
+        self._network = False
         self._worker: _Worker | None = None
 
     async def load(self) -> None:
@@ -119,37 +121,34 @@ class CustomRuntime(Runtime):
             wait = config.batch.get("timeout_ms", self.options.max_wait_ms)
             size = config.batch["max_batch_size"]
             self.options = dataclasses.replace(self.options, max_batch_size=size, max_wait_ms=wait)
-        self._home = tempfile.mkdtemp(prefix="modelrepo-worker-")
+        self._network = config.network
+        self._layout = self.options.sandbox.layout(self.package)
         try:
-            self._worker = await self._start(self._home)
+            self._worker = await self._start(self._layout)
         except BaseException:
             await self.unload()
             raise
 
-    def _environment(self, home: str) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": home, "TMPDIR": home}
-        env |= {"LANG": "C.UTF-8", "PYTHONPATH": str(self.package), "PYTHONNOUSERSITE": "1"}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"  # the package folder is a shared cache
-        threads = str(max(1, self.options.cpu_threads))
-        return env | {f"{n}_NUM_THREADS": threads for n in ("OMP", "OPENBLAS", "MKL")}
-
-    async def _start(self, home: str) -> _Worker:
+    async def _start(self, layout: Layout) -> _Worker:
         cores, outputs = os.cpu_count() or 1, [spec.name for spec in self.outputs]
         load_timeout = float(self.options.extra.get("load_timeout_seconds", 300.0))
-        settings: dict[str, Any] = {"model_dir": str(self.package.resolve()), "outputs": outputs}
-        settings["memory_mb"] = self.options.memory_limit_mb
+        settings: dict[str, Any] = {"model_dir": layout.model_dir, "outputs": outputs}
         # CPU-time caps: a backstop behind the wall-clock timeouts (e.g. if the server dies).
         settings["cpu_seconds"] = self.options.timeout_seconds * cores + 1
         settings["load_cpu_seconds"] = load_timeout * cores + 1
-        process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-P", "-s", wire.__file__, json.dumps(settings)),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=self.package,
-            env=self._environment(home),
-            start_new_session=True,
-        )
+        threads = str(max(1, self.options.cpu_threads))
+        try:
+            process = await self.options.sandbox.start(
+                Path(wire.__file__),
+                [json.dumps(settings)],
+                layout,
+                package=self.package,
+                network=self._network,
+                memory_mb=self.options.memory_limit_mb,
+                environment={f"{n}_NUM_THREADS": threads for n in ("OMP", "OPENBLAS", "MKL")},
+            )
+        except SandboxUnavailable as exc:
+            raise RuntimeFailure(str(exc), 501) from None
         worker = _Worker(process, self.package.name)
         header, _ = await worker.exchange(None, load_timeout)
         if not header.get("ok"):
@@ -159,9 +158,9 @@ class CustomRuntime(Runtime):
 
     async def predict(self, batch: Batch) -> Batch:
         async with self._lock:
-            if self._home is None:
+            if self._layout is None:
                 raise RuntimeFailure("the model is not loaded", 503)
-            worker, self._worker = self._worker or await self._start(self._home), None
+            worker, self._worker = self._worker or await self._start(self._layout), None
             header, arrays = await worker.exchange(batch, self.options.timeout_seconds)
             self._worker = worker  # only after a complete exchange
         if not header.get("ok"):
@@ -183,9 +182,9 @@ class CustomRuntime(Runtime):
             worker, self._worker = self._worker, None
             if worker is not None:
                 await worker.stop()
-            if self._home is not None:
-                shutil.rmtree(self._home, ignore_errors=True)
-                self._home = None
+            if self._layout is not None:
+                await asyncio.to_thread(self._layout.cleanup)
+                self._layout = None
         await super().unload()
 
 
