@@ -154,7 +154,7 @@ def _checked_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _data_plane(
-    settings: Settings, db: Database, storage: ObjectStore, services: ServiceManager
+    settings: Settings, db: Database, cache: ModelCache, services: ServiceManager
 ) -> DataPlane:
     meta = EventMeta(actor="data-plane")
 
@@ -171,7 +171,6 @@ def _data_plane(
     options = RuntimeOptions(
         max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
     )
-    cache = ModelCache(settings.data_dir / "cache", storage)
     return DataPlane(db, cache, report_status, report_failure, options)
 
 
@@ -206,9 +205,9 @@ async def build(settings: Settings) -> Container:
     imports = ImportService(
         models, training, storage, open_source, work_dir=settings.data_dir / "work"
     )
-    optimizations = OptimizationService(
-        repository, projector, imports, db, ModelCache(settings.data_dir / "cache", storage)
-    )
+    # One per process: serving, batch runs and optimizations share its locks and records.
+    cache = ModelCache(settings.data_dir / "cache", storage)
+    optimizations = OptimizationService(repository, projector, imports, db, cache)
     container = Container(
         settings=settings,
         db=db,
@@ -224,12 +223,12 @@ async def build(settings: Settings) -> Container:
         imports=imports,
         services=services,
         keys=keys,
-        serving=_data_plane(settings, db, storage, services),
+        serving=_data_plane(settings, db, cache, services),
         batch=batch,
         batch_worker=BatchWorker(
             batch,
             db,
-            ModelCache(settings.data_dir / "cache", storage),
+            cache,
             open_source,
             chunk_rows=settings.batch_chunk_rows,
             heartbeat_seconds=settings.batch_heartbeat_seconds,

@@ -49,7 +49,12 @@ def build_monitoring(settings: Settings, db: Database, plane: DataPlane) -> Moni
         tiers(settings),
         inflight=functools.partial(inflight, plane, reset_peaks=True),
     )
-    collector = MonitoringCollector(recorder, rollup.sampler, functools.partial(inflight, plane))
+    collector = MonitoringCollector(
+        recorder,
+        rollup.sampler,
+        functools.partial(inflight, plane),
+        cache_mismatches=lambda: plane.cache.mismatches,
+    )
     plane.recorder = recorder
     return Monitoring(
         recorder=recorder,

@@ -32,10 +32,12 @@ class MonitoringCollector(Collector):
         recorder: Recorder,
         sampler: ProcessSampler,
         inflight: Callable[[], Inflight] | None = None,
+        cache_mismatches: Callable[[], int] | None = None,
     ) -> None:
         self.recorder = recorder
         self.sampler = sampler
         self.inflight = inflight
+        self.cache_mismatches = cache_mismatches
 
     def collect(self) -> Iterator[Metric]:
         labels = ["service", "version"]
@@ -71,6 +73,12 @@ class MonitoringCollector(Collector):
         yield load
         yield self._inflight(labels)
         yield from self._batch()
+        if self.cache_mismatches is not None:
+            yield CounterMetricFamily(
+                "modelrepo_model_cache_mismatches",
+                "Cached packages found to differ from their manifest, and fetched again.",
+                value=self.cache_mismatches(),
+            )
         yield from self._process()
 
     def _inflight(self, labels: list[str]) -> GaugeMetricFamily:

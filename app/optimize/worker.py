@@ -25,6 +25,7 @@ from app.optimize.pipeline import optimize
 from app.optimize.pytorch_export import ExportFailed
 from app.services.imports import ImportFailed
 from app.services.optimizations import OptimizationService
+from app.serving.cache import writable_copy
 from domain.errors import DomainError
 from domain.optimization import JobStatus, OptimizationJob, failed_thresholds
 from domain.version import ModelVersion
@@ -152,7 +153,7 @@ class OptimizationWorker:
             raise JobFailed("output agreement threshold crossed: " + "; ".join(crossed), report)
         name = optimized_file(job.result_format)
         folder = work / "package"
-        await asyncio.to_thread(shutil.copytree, package, folder)
+        await asyncio.to_thread(writable_copy, package, folder)
         target = folder / name
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(shutil.copyfile, outcome.model_file, target)
