@@ -17,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.schema.schema import validate_document
@@ -31,6 +32,7 @@ from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.models.inputs import UPLOAD_SCALAR
 from app.graphql.models.links import DownloadLinkMutations
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
@@ -222,7 +224,8 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
-            scalar_map={BigInt: BIG_INT_SCALAR}, name_converter=CachedNameConverter()
+            scalar_map={BigInt: BIG_INT_SCALAR, Upload: UPLOAD_SCALAR},
+            name_converter=CachedNameConverter(),
         ),
     )
     plan_inputs(built)

@@ -61,3 +61,27 @@ async def test_names_with_controls_or_invisible_characters_are_refused(api: Api)
         for tag in ({"key": name, "value": "v"}, {"key": "k", "value": name}):
             edited = await api.gql(EDIT_TAGS, {"modelId": plain["model"]["id"], "tags": [tag]})
             assert edited["editModelTags"]["__typename"] == "ValidationError", edited
+
+
+UPLOAD_AS_VARIABLE = """
+mutation($file: Upload) {
+  importModel(input: {name: "m", version: {format: ONNX, files: {upload: $file}}}) {
+    __typename
+  }
+}"""
+
+
+async def test_an_upload_sent_as_a_json_string_is_a_variable_error(api: Api) -> None:
+    before = await api.container.store.last_position()
+    for value in ("hello", 12, {"filename": "model.onnx", "read": "x"}):
+        body = assert_not_masked(await api.post(UPLOAD_AS_VARIABLE, {"file": value}))
+        assert body["data"] is None, body
+        (error,) = body["errors"]
+        assert error["message"].startswith("Variable '$file' "), error
+        assert "invalid value" in error["message"], error
+        assert "multipart" in error["message"], error
+    literal = 'mutation { importModel(input: {name: "m", version: {format: ONNX,'
+    literal += ' files: {upload: "x"}}}) { __typename } }'
+    body = assert_not_masked(await api.post(literal))
+    assert "multipart" in body["errors"][0]["message"], body
+    assert await api.container.store.last_position() == before
