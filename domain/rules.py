@@ -32,7 +32,8 @@ def hidden_character(text: str) -> str | None:
         return None  # the common case, decided without a lookup per character
     for char in text:
         if unicodedata.category(char) in _HIDDEN_CATEGORIES:
-            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+            name = unicodedata.name(char, "")  # controls have none
+            return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
     return None
 
 

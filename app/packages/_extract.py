@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import lzma
 import os
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -115,11 +117,12 @@ def extract_zip(source: Path, staging: Path, limits: ArchiveLimits) -> list[str]
                 plan.append((info, name))
             for info, name in plan:
                 target = staging / name
-                if info.orig_filename.endswith("/"):
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                with archive.open(info) as stream:
-                    _write(stream, target, _zip_budget(info))
+                with _path_fits(info.orig_filename):
+                    if info.orig_filename.endswith("/"):
+                        target.mkdir(parents=True, exist_ok=True)
+                        continue
+                    with archive.open(info) as stream:
+                        _write(stream, target, _zip_budget(info))
     except UnsafeArchive:
         raise
     except (*_CORRUPT, NotImplementedError) as exc:
@@ -214,7 +217,8 @@ def _extract_member(
     name = ledger.entry(raw, is_dir=member.isdir())
     target = staging / name
     if member.isdir():
-        target.mkdir(parents=True, exist_ok=True)
+        with _path_fits(raw):
+            target.mkdir(parents=True, exist_ok=True)
         return
     ledger.reserve(raw, member.size)
     stream = archive.extractfile(member)
@@ -227,8 +231,23 @@ def _extract_member(
         written += size
         ledger.check_ratio(written, reader.count, raw)
 
-    with stream:
+    with stream, _path_fits(raw):
         _write(stream, target, spend)
+
+
+@contextlib.contextmanager
+def _path_fits(raw: str) -> Iterator[None]:
+    """An entry whose path the file system finds too long (the folder it is extracted into
+    adds to its name) is refused like any other unsafe entry, not left to fail as an
+    OSError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        raise UnsafeArchive(
+            f"entry {shown(raw)}: the path is too long for the file system", raw
+        ) from None
 
 
 def _write(stream: IO[bytes], target: Path, spend: Callable[[int], None]) -> None:

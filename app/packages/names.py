@@ -1,10 +1,12 @@
 """The rules every file name in a package must follow, for uploads and archive entries alike.
 
 A name is a relative POSIX path. It is rejected, never repaired, when it could escape the
-package or mean different things on different systems: ``..`` segments, absolute paths
-(``/x``, ``C:\\x``), backslashes, NUL and other control characters, names that are not
-valid UTF-8, and names longer than 4096 bytes or with a segment longer than 255 bytes.
-Harmless spellings are normalised: ``./a//b/`` becomes ``a/b``.
+package, mean different things on different systems or show as another name: ``..``
+segments, absolute paths (``/x``, ``C:\\x``), backslashes, NUL, other control characters
+and invisible ones (bidirectional controls such as U+202E, which shows ``evil\\u202etxt.exe``
+as ``evilexe.txt``, zero-width characters: see :func:`domain.rules.hidden_character`),
+names that are not valid UTF-8, and names longer than 900 bytes or with a segment longer
+than 255 bytes. Harmless spellings are normalised: ``./a//b/`` becomes ``a/b``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_NAME_BYTES = 4096
+from domain.rules import hidden_character
+
+# A file is stored under models/<model id>/<number>/<file set>/<name>, which must fit the
+# object store's 1024 bytes, and extracted, stored and cached under folders of the data
+# directory, which with the name must fit Linux's 4096 bytes (PATH_MAX).
+MAX_NAME_BYTES = 900
 MAX_SEGMENT_BYTES = 255
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -37,17 +44,16 @@ def normalise_name(name: str) -> str:
     """
     if not name:
         raise UnsafeName("the name is empty")
-    for char in name:
-        code = ord(char)
-        if code == 0:
-            raise UnsafeName("the name contains a NUL character")
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            raise UnsafeName(f"the name contains the control character {char!r}")
+    if "\x00" in name:
+        raise UnsafeName("the name contains a NUL character")
     try:
         size = len(name.encode("utf-8"))
     except UnicodeEncodeError:
         # tarfile decodes undecodable bytes to lone surrogates.
         raise UnsafeName("the name is not valid UTF-8") from None
+    hidden = hidden_character(name)
+    if hidden is not None:
+        raise UnsafeName(f"the name contains the invisible or control character {hidden}")
     if size > MAX_NAME_BYTES:
         raise UnsafeName(f"the name is longer than {MAX_NAME_BYTES} bytes ({size})")
     if "\\" in name:

@@ -16,6 +16,7 @@ from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.files import open_file
 from app.packages import ArchiveLimits, UnsafeName, check_file_name, extract_archive, is_archive
+from app.packages.names import shown
 from app.services._transfer import Tee, write_local
 from app.services.models import VersionSpec
 from domain.errors import DomainError, ValidationError
@@ -136,6 +137,13 @@ async def plan_uri(
         await origin.close()
         raise ValidationError("uri", f"there are no files under {parsed}")
     base = f"{parsed.prefix}/" if parsed.prefix else ""
+    for info in objects:  # refused before anything is recorded, naming the object
+        relative = info.key.removeprefix(base) if base else info.key
+        try:
+            check_file_name(relative)
+        except UnsafeName as exc:
+            await origin.close()
+            raise ValidationError("uri", f"object {shown(info.key)}: {exc}") from None
 
     async def fetch(package: Path, prefix: str) -> list[FileEntry]:
         entries = []

@@ -3,12 +3,20 @@ caller can read, or a 4xx; never a masked internal error."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, open_api
 from tests.e2e.queries import EDIT_TAGS, IMPORT_MODEL, MODEL, model_input
+from tests.e2e.test_s3_imports import IMPORT, _put, _settings
+from tests.e2e.test_uploads import ONNX_BYTES, import_upload
+from tests.integration.s3_server import S3Server
 
 # Unicode's Bidi_Control set, then other characters that cannot be seen.
 BIDI_CONTROLS = [
@@ -85,3 +93,62 @@ async def test_an_upload_sent_as_a_json_string_is_a_variable_error(api: Api) -> 
     body = assert_not_masked(await api.post(literal))
     assert "multipart" in body["errors"][0]["message"], body
     assert await api.container.store.last_position() == before
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def test_a_zip_entry_path_too_long_for_the_file_system_is_refused(api: Api) -> None:
+    deep = "/".join(["d" * 250] * 17)[: 4081 - len("/x.txt")] + "/x.txt"
+    assert len(deep.encode()) == 4081
+    for i, (name, problem) in enumerate(
+        ((deep, "longer than"), ("a/" + "x" * 256 + ".txt", "255 bytes"))
+    ):
+        package = _zip({"model.onnx": ONNX_BYTES, name: b"x"})
+        result = await import_upload(api, f"long{i}", "package.zip", package)
+        assert result["__typename"] == "ImportFailed", result
+        assert problem in result["message"] and "entry" in result["message"], result
+    assert await api.container.storage.list("") == []
+
+
+async def test_invisible_characters_in_uploaded_file_names_are_refused(api: Api) -> None:
+    for i, char in enumerate(BIDI_CONTROLS + INVISIBLE):
+        name = f"model{char}xnnx.onnx"
+        single = await import_upload(api, "single", name, ONNX_BYTES)
+        assert single["__typename"] == "ValidationError", single
+        assert f"U+{ord(char):04X}" in single["message"], single
+
+        package = _zip({"model.onnx": ONNX_BYTES, f"notes/read{char}me.txt": b"x"})
+        archived = await import_upload(api, f"archived{i}", "package.zip", package)
+        assert archived["__typename"] == "ImportFailed", archived
+        assert f"U+{ord(char):04X}" in archived["message"], archived
+    assert await api.container.storage.list("") == []
+
+
+@pytest.fixture
+async def s3_api(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, database_url: str
+) -> AsyncIterator[Api]:
+    async with open_api(_settings(tmp_path, s3_server, database_url)) as api:
+        yield api
+
+
+async def test_invisible_characters_in_object_storage_keys_are_refused(
+    s3_api: Api, s3_server: S3Server, s3_bucket: str
+) -> None:
+    await _put(s3_server, s3_bucket, {"run/model.onnx": ONNX_BYTES, "run/evil\u202etxt.exe": b"x"})
+    before = await s3_api.container.store.last_position()
+    variables = {
+        "input": model_input(
+            "s3", version={"format": "ONNX", "files": {"uri": f"s3://{s3_bucket}/run"}}
+        )
+    }
+    result = (await s3_api.gql(IMPORT, variables))["importModel"]
+    assert result["__typename"] == "ValidationError", result
+    assert "U+202E" in result["message"] and "evil" in result["message"], result
+    assert await s3_api.container.store.last_position() == before

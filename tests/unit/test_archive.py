@@ -101,8 +101,11 @@ def test_archives_are_recognised_by_content_not_name(tmp_path: Path) -> None:
         ("a\x00b", "NUL"),
         ("a\nb", "control character"),
         ("a\x7fb", "control character"),
-        ("x" * 4097, "longer than 4096 bytes"),
-        ("/".join(["x" * 200] * 21), "longer than 4096 bytes"),
+        ("x" * 901, "longer than 900 bytes"),
+        ("/".join(["x" * 200] * 5), "longer than 900 bytes"),
+        ("evil\u202etxt.exe", "invisible or control character U\\+202E"),
+        ("a\u200bb", "invisible or control character U\\+200B"),
+        ("a\ufeffb", "invisible or control character U\\+FEFF"),
         ("a/" + "x" * 256, "longer than 255 bytes"),
         ("bad\udcff", "UTF-8"),
         ("", "empty"),
@@ -132,7 +135,8 @@ def test_safe_file_names_are_normalised() -> None:
         (["/etc/x"], "'/etc/x'.*absolute"),
         (["C:\\x"], "backslash"),
         (["..\\x"], "backslash"),
-        (["x" * 4097], "longer than 4096"),
+        (["x" * 901], "longer than 900"),
+        (["ok/read\u2067me.txt"], "'ok/read\\\\u2067me.txt'.*U\\+2067"),
         (["a/b", "a/b"], "'a/b' appears more than once"),
         (["a/b", "a/./b"], "'a/./b' appears more than once"),
         (["Model.onnx", "model.onnx"], "'model.onnx' clashes with 'Model.onnx'"),
@@ -160,6 +164,25 @@ def test_a_nul_in_a_zip_entry_name_is_refused(tmp_path: Path) -> None:
         extract_archive(source, tmp_path / "pkg")
     assert caught.value.entry == "evil.py\x00.txt"
     assert_nothing_left(tmp_path, tmp_path / "pkg", source)
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_an_entry_too_long_for_the_folder_it_is_extracted_into_is_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    # A deep destination: with it in front, a name within the limits passes PATH_MAX.
+    deep = tmp_path.joinpath(*["d" * 250] * 13)
+    deep.mkdir(parents=True)
+    name = "/".join(["x" * 200] * 4)
+    source = tmp_path / "a.bin"
+    if kind == "zip":
+        make_zip(source, [("ok.txt", b"ok"), (name, b"data")])
+    else:
+        make_tar(source, [(member("ok.txt"), b"ok"), (member(name), b"data")])
+    with pytest.raises(UnsafeArchive, match="too long for the file system") as caught:
+        extract_archive(source, deep / "pkg")
+    assert caught.value.entry == name
+    assert sorted(deep.iterdir()) == []
 
 
 @pytest.mark.parametrize(
