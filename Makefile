@@ -31,6 +31,7 @@ $(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
 console: $(WEB_BUILD)
 
 run: $(STAMP) $(WEB_BUILD)
+	bash scripts/ensure-sandbox.sh
 	$(VENV)/bin/modelrepo serve
 
 lint: $(STAMP)
@@ -43,6 +44,7 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-browser.sh
+	bash scripts/ensure-sandbox.sh
 	$(MAKE) --no-print-directory console
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
