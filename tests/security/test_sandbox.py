@@ -18,9 +18,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from app.optimize.pytorch_export import ExportFailed, export
+from app.sandbox import Sandbox
 from app.settings import Settings
+from domain.optimization import Method
 from tests.e2e.conftest import Api, open_api
 from tests.e2e.serving_helpers import PUBLISH, predict, publish
 from tests.e2e.test_uploads import import_upload
@@ -232,3 +236,58 @@ async def failed_reason(api: Api, service_id: str) -> str:
             return reason
         await asyncio.sleep(0.05)
     raise AssertionError(f"the service never failed: {service}")
+
+
+SPY = textwrap.dedent(
+    """
+    import json, os, resource
+
+    def tried(path, mode):
+        try:
+            open(path, mode).close()
+            return "allowed"
+        except OSError as exc:
+            return type(exc).__name__
+
+    class Spy:
+        def __init__(self):
+            facts = {
+                "uid": os.getuid(),
+                "memory": resource.getrlimit(resource.RLIMIT_AS)[0],
+                "processes": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+                "environ": tried("/proc/%d/environ" % SERVER, "rb"),
+                "package": tried("/model/model_service.py", "a"),
+                "job": tried("/job/mine.txt", "w"),
+            }
+            raise RuntimeError("facts " + json.dumps(facts))
+
+        def predict(self, x):
+            return x
+    """
+)
+
+
+async def test_the_pytorch_export_runs_sandboxed_with_a_memory_limit(tmp_path: Path) -> None:
+    package, work = tmp_path / "package", tmp_path / "work"
+    package.mkdir()
+    work.mkdir()
+    (package / "model_service.py").write_text(f"SERVER = {os.getpid()}\n{SPY}")
+    sandbox = Sandbox(max_memory_mb=2048, processes=32)
+    example = {"x": np.zeros((1, 2), np.float32)}
+    with pytest.raises(ExportFailed) as caught:
+        await export(
+            Method.PYTORCH_EXPORT_ONNX,
+            package,
+            work / "step0.onnx",
+            example,
+            [example],
+            repeats=1,
+            seconds=120,
+            sandbox=sandbox,
+        )
+    facts = json.loads(str(caught.value).split("facts ", 1)[1])
+    assert facts["memory"] == 2048 * 1024 * 1024 and facts["processes"] == 32
+    assert facts["environ"] == "FileNotFoundError"  # the server's pid is not in its /proc
+    assert facts["package"] in ("OSError", "PermissionError")  # read-only, not its own
+    assert facts["job"] == "allowed"  # its own folder for what it writes
+    assert facts["uid"] == (65534 if os.geteuid() == 0 else facts["uid"])
