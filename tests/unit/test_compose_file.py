@@ -54,3 +54,12 @@ def test_the_server_listens_on_the_published_port() -> None:
     assert "8000:8000" in service["ports"]
     assert "--host 0.0.0.0 --port 8000" in service["command"]
     assert set(service["depends_on"]) == {"postgres", "create-bucket"}
+
+
+def test_the_server_can_make_sandboxes_for_user_code() -> None:
+    service = _compose()["services"]["modelrepo"]
+    assert "apt-get install" in service["command"] and "bubblewrap" in service["command"]
+    # bwrap mounts and unshares inside the container; the launcher makes a user namespace.
+    assert "SYS_ADMIN" in service["cap_add"]
+    assert {"seccomp=unconfined", "apparmor=unconfined"} <= set(service["security_opt"])
+    assert "MODELREPO_UNSAFE_USER_CODE" not in service["environment"]
