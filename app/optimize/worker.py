@@ -23,6 +23,7 @@ from app.adapters.event_store.port import EventMeta
 from app.optimize.names import optimized_file
 from app.optimize.pipeline import optimize
 from app.optimize.pytorch_export import ExportFailed
+from app.sandbox import Sandbox
 from app.services.imports import ImportFailed
 from app.services.optimizations import OptimizationService
 from app.serving.cache import writable_copy
@@ -53,7 +54,9 @@ class OptimizationWorker:
         concurrency: int = 2,
         poll_seconds: float = 1.0,
         stale_seconds: float = 1800.0,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox or Sandbox()
         self.service = service
         self.db = db
         self.work_dir = work_dir
@@ -146,6 +149,7 @@ class OptimizationWorker:
             job.options,
             work,
             record,
+            sandbox=self.sandbox,
         )
         report = outcome.report
         crossed = failed_thresholds(report, job.options)
