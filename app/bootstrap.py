@@ -14,6 +14,7 @@ from app.adapters.sql.port import Database
 from app.batch.worker import BatchWorker
 from app.monitoring.monitor import Monitoring, build_monitoring
 from app.optimize.worker import OptimizationWorker
+from app.sandbox import Sandbox
 from app.services.batch_jobs import BatchService
 from app.services.deployments import ServiceManager
 from app.services.imports import ImportService
@@ -154,7 +155,11 @@ def _checked_steps(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _data_plane(
-    settings: Settings, db: Database, cache: ModelCache, services: ServiceManager
+    settings: Settings,
+    db: Database,
+    cache: ModelCache,
+    services: ServiceManager,
+    sandbox: Sandbox,
 ) -> DataPlane:
     meta = EventMeta(actor="data-plane")
 
@@ -169,7 +174,9 @@ def _data_plane(
             await services.version_failed(service_id, version_id, revision, reason, meta=meta)
 
     options = RuntimeOptions(
-        max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_batch_wait_ms
+        max_batch_size=settings.max_batch_size,
+        max_wait_ms=settings.max_batch_wait_ms,
+        sandbox=sandbox,
     )
     return DataPlane(db, cache, report_status, report_failure, options)
 
@@ -200,7 +207,10 @@ async def build(settings: Settings) -> Container:
     async def open_source(uri: ObjectUri) -> ObjectStore:
         return await open_s3(uri.bucket)
 
-    services = ServiceManager(repository, projector, keys)
+    # Where user code runs, for serving, batch runs and optimizations alike.
+    sandbox = Sandbox.from_settings(settings)
+    sandbox.warn_if_unsafe()
+    services = ServiceManager(repository, projector, keys, max_memory_mb=sandbox.memory_ceiling_mb)
     batch = BatchService(repository, projector, parse_steps=_checked_steps)
     imports = ImportService(
         models, training, storage, open_source, work_dir=settings.data_dir / "work"
@@ -223,7 +233,7 @@ async def build(settings: Settings) -> Container:
         imports=imports,
         services=services,
         keys=keys,
-        serving=_data_plane(settings, db, cache, services),
+        serving=_data_plane(settings, db, cache, services, sandbox),
         batch=batch,
         batch_worker=BatchWorker(
             batch,
@@ -234,10 +244,15 @@ async def build(settings: Settings) -> Container:
             heartbeat_seconds=settings.batch_heartbeat_seconds,
             stale_seconds=settings.batch_stale_seconds,
             poll_seconds=settings.batch_poll_seconds,
+            sandbox=sandbox,
         ),
         optimizations=optimizations,
         optimization_worker=OptimizationWorker(
-            optimizations, db, settings.data_dir / "work", concurrency=settings.optimization_jobs
+            optimizations,
+            db,
+            settings.data_dir / "work",
+            concurrency=settings.optimization_jobs,
+            sandbox=sandbox,
         ),
         feed=LogFeed(store),
     )
