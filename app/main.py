@@ -91,6 +91,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_fields=settings.max_query_fields,
+        max_fragments=settings.max_fragments,
+        max_bytes=settings.max_query_bytes,
+        cache_bytes=settings.graphql_cache_bytes,
     )
     # Multipart uploads are safe from cross-site requests here: every request must carry
     # an Authorization header, which a cross-site form cannot send without a preflight.

@@ -26,7 +26,6 @@ read their attribute without building an ``info`` they would ignore.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -62,6 +61,8 @@ from graphql.type import GraphQLResolveInfoHelpers, is_abstract_type, is_leaf_ty
 from graphql.type.definition import is_non_null_type, is_object_type
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+
+from app.graphql._documents import Checked
 
 MAX_COERCION_ERRORS = 50  # graphql-core's default, which strawberry keeps
 _NO_VARIABLES = VariableValues({}, {})
@@ -659,29 +660,36 @@ def _operation(
 
 
 def planner(
-    schema: GraphQLSchema,
-    parse: Callable[[str], DocumentNode],
-    validate: Callable[[GraphQLSchema, str], list[GraphQLError]],
-    size: int,
+    schema: GraphQLSchema, check: Callable[[str], Checked]
 ) -> Callable[[str, str | None], Plan | None]:
-    """Plans by (query, operation name), cached; None for what plans leave to ``Schema.execute``."""
+    """Plans by (query, operation name), kept with the query's other checks (so bounded
+    with them); None for what plans leave to ``Schema.execute``."""
 
-    @functools.lru_cache(maxsize=size)
     def plan_for(query: str, operation_name: str | None) -> Plan | None:
         try:
-            return _plan(query, operation_name)
-        except Exception:  # whatever went wrong, Schema.execute answers it as it always did
+            checked = check(query)
+        except Exception:  # Schema.execute answers it as it always did
             return None
-
-    def _plan(query: str, operation_name: str | None) -> Plan | None:
-        document = parse(query)
-        if validate(schema, query) or not _plannable(document):
+        plans = checked.plans
+        if operation_name in plans:
+            return plans[operation_name]
+        document = checked.document
+        if document is None or checked.errors:
             return None
         operation = _operation(document, operation_name)
-        if operation is None or operation.operation not in (
-            OperationType.QUERY,
-            OperationType.MUTATION,
-        ):
+        if operation is None:  # not kept: any name may be sent
+            return None
+        try:
+            plan = _plan(document, operation)
+        except Exception:  # whatever went wrong, Schema.execute answers it as it always did
+            plan = None
+        plans[operation_name] = plan
+        return plan
+
+    def _plan(document: DocumentNode, operation: OperationDefinitionNode) -> Plan | None:
+        if operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
+            return None
+        if not _plannable(document):
             return None
         root_type = schema.get_root_type(operation.operation)
         if root_type is None:

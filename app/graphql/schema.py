@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules
-from graphql import parse as graphql_parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 from strawberry.extensions import (
     MaskErrors,
-    MaxAliasesLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
-from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
-from strawberry.schema.schema import validate_document
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from app.graphql._documents import Checked, Documents
 from app.graphql._inputs import plan_inputs
 from app.graphql._plans import Plan, planner
 from app.graphql._runner import LeanExtensionsRunner
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
+from app.graphql.cost import Limits
 from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
-from app.graphql.models.inputs import UPLOAD_SCALAR
 from app.graphql.models.links import DownloadLinkMutations
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
@@ -113,41 +116,48 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class CachedLimits(MaskUnexpectedErrors):
-    """Parsing with the token limit and validation with the depth and alias rules, each
-    cached by document (every client sends the same few), and the error masking: what
-    strawberry's MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache and
-    MaskErrors do together, as one extension with one hook, because every extension and
-    every hook costs every request.
+    """Parsing, the limits and validation, each done once for a query text and kept
+    (app.graphql._documents: every client sends the same few), and the error masking:
+    what strawberry's MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache
+    and MaskErrors do together, as one extension with one hook, because every extension
+    and every hook costs every request.
 
     Both are done as the operation starts; strawberry then finds the document parsed and
-    validated and only checks the operation type in between, as it would. A query that
-    fails to parse is left to strawberry's own parsing step, with the same token limit,
-    so it fails there as it always did."""
+    validated and only checks the operation type in between, as it would. A query refused
+    before it was parsed (too large) or while it was (a syntax error) is given to strawberry
+    as a stand-in document of one query with the refusal as its errors, so that strawberry
+    answers with them and never parses the text itself."""
 
-    def __init__(
-        self,
-        parse: Callable[[str], Any],
-        validate: Callable[[Any, str], Any],
-        max_tokens: int,
-    ) -> None:
+    def __init__(self, check: Callable[[str], Checked]) -> None:
         super().__init__()
-        self._parse = parse
-        self._validate = validate
-        self._max_tokens = max_tokens
+        self._check = check
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query
         if query:
-            context.parse_options["max_tokens"] = self._max_tokens
-            try:
-                context.graphql_document = self._parse(query)
-            except GraphQLError:
-                pass  # strawberry's parsing step raises it again
-            else:
-                # Keyed by the query's text, not by the document (hashing one walks it).
-                context.pre_execution_errors = self._validate(context.schema._schema, query)
+            checked = self._check(query)
+            document = checked.document
+            if document is None:
+                # (the operation name asked for, the document being unset)
+                document = _stand_in(context.operation_name)
+            context.graphql_document = document
+            context.pre_execution_errors = checked.errors
         yield from super().on_operation()
+
+
+def _stand_in(operation_name: str | None) -> DocumentNode:
+    """A document of one query ``{ __typename }``, named ``operation_name``."""
+    name = None if operation_name is None else NameNode(value=operation_name)
+    typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
+    operation = OperationDefinitionNode(
+        operation=OperationType.QUERY,
+        name=name,
+        variable_definitions=(),
+        directives=(),
+        selection_set=SelectionSetNode(selections=(typename,)),
+    )
+    return DocumentNode(definitions=(operation,))
 
 
 class CachedNameConverter(NameConverter):
@@ -169,6 +179,8 @@ class ModelrepoSchema(strawberry.Schema):
     # Planned execution of the operations clients repeat (app.graphql._plans); set by
     # build_schema.
     plan_for: Callable[[str, str | None], Plan | None] = staticmethod(lambda _q, _o: None)
+    # Every query text's parse, checks and plans (set by build_schema).
+    documents: Documents
 
     def plan_errors(
         self,
@@ -200,36 +212,42 @@ class ModelrepoSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 4000
+    *,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 4000,
+    max_fields: int = 5000,
+    max_fragments: int = 100,
+    max_bytes: int = 100_000,
+    cache_bytes: int = 16 * 1024**2,
 ) -> ModelrepoSchema:
-    # The limit rules are built once so that every request passes the same rule classes:
-    # the validation cache is keyed by them.
-    rules = (
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
-    )
-
-    @functools.lru_cache(maxsize=CACHE_SIZE)
-    def parse(query: str) -> DocumentNode:
-        return graphql_parse(query, max_tokens=max_tokens)
-
-    @functools.lru_cache(maxsize=CACHE_SIZE)
-    def validate(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
-        return validate_document(schema, parse(query), (*specified_rules, *rules))
-
-    extensions: list[Any] = [lambda: CachedLimits(parse, validate, max_tokens)]
+    built: ModelrepoSchema  # (its documents are set below, before any request)
+    extensions: list[Any] = [lambda: CachedLimits(built.documents.check)]
     built = ModelrepoSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
-            scalar_map={BigInt: BIG_INT_SCALAR, Upload: UPLOAD_SCALAR},
-            name_converter=CachedNameConverter(),
+            scalar_map={BigInt: BIG_INT_SCALAR}, name_converter=CachedNameConverter()
         ),
     )
     plan_inputs(built)
-    built.plan_for = planner(built._schema, parse, validate, CACHE_SIZE)
+    limits = Limits(
+        max_bytes=max_bytes,
+        max_fragments=max_fragments,
+        max_fields=max_fields,
+        max_depth=max_depth,
+        max_aliases=max_aliases,
+    )
+    built.documents = Documents(
+        built._schema,
+        limits,
+        max_tokens=max_tokens,
+        max_entries=CACHE_SIZE,
+        max_bytes=cache_bytes,
+    )
+    built.plan_for = planner(built._schema, built.documents.check)
     return built
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Annotated, Any
 
 import pytest
 import strawberry
-from graphql import GraphQLError, GraphQLSchema, parse, validate
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
+from app.graphql._documents import Checked, Documents
 from app.graphql._plans import Plan, planner
+from app.graphql.cost import Limits
 from app.graphql.schema import build_schema
 
 
@@ -172,16 +173,8 @@ class Mutation:
 SCHEMA = strawberry.Schema(query=Query, mutation=Mutation, types=[Person])
 
 
-@functools.lru_cache(maxsize=64)
-def _parse(query: str) -> Any:
-    return parse(query)
-
-
-def _validate(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
-    return validate(schema, _parse(query))
-
-
-PLAN_FOR = planner(SCHEMA._schema, _parse, _validate, 64)
+DOCUMENTS = Documents(SCHEMA._schema, Limits(), max_tokens=4000, max_entries=64, max_bytes=2**20)
+PLAN_FOR = planner(SCHEMA._schema, DOCUMENTS.check)
 
 
 def _formatted(errors: list[GraphQLError] | None) -> list[Any]:
@@ -291,10 +284,10 @@ def test_documents_left_to_the_executor_get_no_plan(query: str, operation_name: 
 
 
 def test_a_document_that_fails_while_planned_is_left_to_the_executor() -> None:
-    def broken(schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+    def broken(query: str) -> Checked:
         raise RecursionError("too deep")
 
-    assert planner(SCHEMA._schema, _parse, broken, 4)("{ items { name } }", None) is None
+    assert planner(SCHEMA._schema, broken)("{ items { name } }", None) is None
 
 
 def test_typename_and_named_operations_are_planned() -> None:

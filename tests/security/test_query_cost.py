@@ -1,0 +1,155 @@
+"""GraphQL requests that cost more than they look (app.graphql.cost, app.graphql._documents).
+
+Before these limits a viewer's 676-byte query of nested fragments (8 levels, each fragment
+spreading the one below ten times) held the event loop for 66 s in strawberry's depth and
+alias rules, which expand every spread, and every other request waited; distinct large
+queries were kept whole, parsed, in caches bounded only by their number of entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.graphql.schema import build_schema
+from tests.e2e.conftest import Api
+
+MAX_FIELDS = 5000  # Settings' defaults, which the api fixture keeps
+MAX_FRAGMENTS = 100
+MAX_BYTES = 100_000
+MAX_JSON_DEPTH = 64
+BOUND = 2.0  # seconds; generous (the bomb took minutes before)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'modelrepo.db'}"
+
+
+def fragment_bomb(levels: int, width: int = 10) -> str:
+    """Fragment i spreads fragment i+1 ``width`` times; the last selects ``name``."""
+    fragments = [
+        f"fragment F{i} on ApiToken {{ {' '.join([f'...F{i + 1}'] * width)} }}"
+        for i in range(1, levels)
+    ]
+    fragments.append(f"fragment F{levels} on ApiToken {{ name }}")
+    return "query Bomb { me { ...F1 } }\n" + "\n".join(fragments)
+
+
+def messages(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body.get("data") is None, body
+    return [error["message"] for error in body["errors"]]
+
+
+async def timed(request: Any) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = await request
+    return response, time.perf_counter() - started
+
+
+async def test_the_fragment_bomb_is_refused_at_once_and_others_are_answered_meanwhile(
+    api: Api,
+) -> None:
+    bomb = fragment_bomb(8)
+    assert len(bomb.encode()) < 700
+    await api.gql("{ me { name } }", token=api.viewer)  # the app warmed up
+    started = time.perf_counter()
+    (
+        (refused, bomb_seconds),
+        (small, small_seconds),
+        (health, health_seconds),
+    ) = await asyncio.gather(
+        timed(api.post(bomb, token=api.viewer)),
+        timed(api.post("{ me { name } }", token=api.viewer)),
+        timed(api.client.get("/healthz")),
+    )
+    total = time.perf_counter() - started
+    print(
+        f"bomb refused in {bomb_seconds * 1000:.1f} ms; meanwhile a small query took"
+        f" {small_seconds * 1000:.1f} ms and /healthz {health_seconds * 1000:.1f} ms"
+    )
+    assert messages(refused) == [
+        "The query selects 10000001 fields with its fragments expanded;"
+        f" at most {MAX_FIELDS} are allowed."
+    ]
+    assert small.json() == {"data": {"me": {"name": "viewer-token"}}}
+    assert health.status_code == 200
+    assert total < BOUND
+
+
+async def test_fields_are_counted_with_fragments_expanded(api: Api) -> None:
+    def query(spreads: int) -> str:
+        return (
+            "{ me { ...Many } }\n"
+            f"fragment Many on ApiToken {{ {' '.join(['...Four'] * spreads)} }}\n"
+            "fragment Four on ApiToken { id name role revoked }"
+        )
+
+    # me, and four fields in each spread of Four
+    assert messages(await api.post(query(1250), token=api.viewer)) == [
+        f"The query selects 5001 fields with its fragments expanded; at most {MAX_FIELDS}"
+        " are allowed."
+    ]
+    data = await api.gql(query(1249), token=api.viewer)
+    assert data == {
+        "me": {"id": data["me"]["id"], "name": "viewer-token", "role": "VIEWER", "revoked": False}
+    }
+
+
+async def test_fragments_are_counted_before_any_other_rule(api: Api) -> None:
+    unused = "\n".join(f"fragment U{i} on ApiToken {{ nope }}" for i in range(MAX_FRAGMENTS + 1))
+    # Neither the unknown field nor the unused fragments are reported: no other rule ran.
+    assert messages(await api.post("{ me { name } }\n" + unused, token=api.viewer)) == [
+        f"The query defines {MAX_FRAGMENTS + 1} fragments; at most {MAX_FRAGMENTS} are allowed."
+    ]
+
+
+async def test_a_query_too_large_is_refused_before_it_is_parsed(api: Api) -> None:
+    # 60,000 characters, 120,000 bytes: counted in bytes
+    padded = "{ me { name } } # " + "é" * 60_000
+    size = len(padded.encode())
+    assert messages(await api.post(padded, token=api.viewer)) == [
+        f"The query is {size} bytes long; at most {MAX_BYTES} bytes are allowed."
+    ]
+    # (a text that does not parse is refused for its size, not its syntax)
+    assert messages(await api.post("{ me { " + " " * MAX_BYTES, token=api.viewer)) == [
+        f"The query is {MAX_BYTES + 7} bytes long; at most {MAX_BYTES} bytes are allowed."
+    ]
+
+
+def test_the_caches_are_bounded_by_bytes() -> None:
+    limit = 16 * 1024**2
+    schema = build_schema(cache_bytes=limit)
+    documents = schema.documents
+
+    def query(i: int) -> str:  # about 12 kB and 3,600 tokens, distinct
+        return "{ " + " ".join(f"a{i}x{k}: me {{ name }}" for k in range(600)) + " }"
+
+    # What one kept query holds (text, document, errors) is within what is counted for it.
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        schema.plan_for(query(1000), None)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    counted = documents.bytes
+    print(f"one 12 kB query holds {held} bytes, counted as {counted}")
+    assert 0 < held <= counted <= limit
+
+    for i in range(40):
+        schema.plan_for(query(i), None)
+        assert documents.bytes <= limit
+    print(f"after 41 distinct queries: {len(documents)} kept, {documents.bytes} bytes counted")
+    assert 0 < len(documents) < 41
