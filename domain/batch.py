@@ -47,10 +47,43 @@ def check_io(spec: dict[str, Any]) -> dict[str, Any]:
             problems.append(f"{field}: one of {', '.join(FORMATS)}")
     if problems:
         raise ValidationError("job", "; ".join(problems))
-    same = str(spec["input_uri"]).rstrip("/") == str(spec["output_uri"]).rstrip("/")
-    if same:
-        raise ValidationError("outputUri", "must differ from the input URI (outputs would mix in)")
+    overlap = location_overlap(str(spec["input_uri"]), str(spec["output_uri"]))
+    if overlap is not None:
+        raise ValidationError("outputUri", overlap)
     return spec
+
+
+def location_overlap(input_location: str, output_location: str) -> str | None:
+    """Why the output would land on the input, or None: the same location, the output under
+    the input prefix (a later run would read the outputs as input), or the input under the
+    output prefix (writing and cleaning up parts could replace it).
+
+    Locations are compared with the scheme in lower case and without trailing slashes:
+    ``S3://b/data/`` is ``s3://b/data``."""
+    source, target = _compared(input_location), _compared(output_location)
+    if source == target:
+        return (
+            f"{output_location!r} is the input location; it must differ from the input"
+            " (the outputs would mix with it)"
+        )
+    if target.startswith(source + "/"):
+        return (
+            f"{output_location!r} is inside the input location {input_location!r}; a later"
+            " run would read the outputs as input"
+        )
+    if source.startswith(target + "/"):
+        return (
+            f"the input location {input_location!r} is inside the output location"
+            f" {output_location!r}; writing the outputs could replace the input"
+        )
+    return None
+
+
+def _compared(location: str) -> str:
+    scheme, sep, rest = location.strip().partition("://")
+    if sep:
+        return f"{scheme.lower()}://{rest.rstrip('/')}"
+    return location.strip().strip("/")
 
 
 class BatchJob(Aggregate):

@@ -10,6 +10,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
+from app.adapters.object_store.uri import parse_object_uri
 from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
@@ -19,6 +20,19 @@ from domain.schedule import MisfirePolicy, Schedule, due_runs, parse_schedule, r
 from domain.version import ModelVersion
 
 StepsParser = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def _check_locations(spec: dict[str, Any]) -> None:
+    """A location a run could not open (not an s3:// or cos:// URI: file://, http://, a bare
+    path) is refused when the job is created or changed, not when it runs. Checked as the
+    worker reads it (app.batch.worker)."""
+    for key, field in (("input_uri", "inputUri"), ("output_uri", "outputUri")):
+        location = spec.get(key)
+        if location:  # an empty one is the job's to refuse
+            try:
+                parse_object_uri(str(location))
+            except ValueError as exc:
+                raise ValidationError(field, str(exc)) from None
 
 
 def _iso(moment: datetime) -> str:
@@ -68,6 +82,7 @@ class BatchService:
         meta: EventMeta,
     ) -> BatchJob:
         version = await self._version(version_id)
+        _check_locations(spec)
         job = BatchJob.create(
             name, version.id, spec, self._schedule(schedule), self.parse_steps(steps)
         )
@@ -91,6 +106,7 @@ class BatchService:
         version_id: str | None = None,
         meta: EventMeta,
     ) -> BatchJob:
+        _check_locations(spec or {})
         new_version = (await self._version(version_id)).id if version_id else None
         new_schedule = self._schedule(schedule) if schedule is not None else None
         new_steps = self.parse_steps(steps) if steps is not None else None

@@ -30,9 +30,9 @@ async def test_a_thousand_jobs_in_quick_succession(api: Api) -> None:
             "input": {
                 "name": f"job-{n}",
                 "versionId": version,
-                "inputUri": f"s3://in/{n}.csv",
+                "inputUri": f"s3://inputs/{n}.csv",
                 "inputFormat": "CSV",
-                "outputUri": f"s3://out/{n}",
+                "outputUri": f"s3://outputs/{n}",
                 "outputFormat": "CSV",
                 "schedule": schedule,
             }

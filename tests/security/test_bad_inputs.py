@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import Api, open_api
 from tests.e2e.queries import EDIT_TAGS, IMPORT_MODEL, MODEL, model_input
+from tests.e2e.serving_helpers import V1, model_with_versions
 from tests.e2e.test_s3_imports import IMPORT, _put, _settings
 from tests.e2e.test_uploads import ONNX_BYTES, import_upload
 from tests.integration.s3_server import S3Server
@@ -152,3 +153,53 @@ async def test_invisible_characters_in_object_storage_keys_are_refused(
     assert result["__typename"] == "ValidationError", result
     assert "U+202E" in result["message"] and "evil" in result["message"], result
     assert await s3_api.container.store.last_position() == before
+
+
+CREATE_JOB = """
+mutation($input: BatchJobInput!) { createBatchJob(input: $input) {
+  __typename ... on BatchJobPayload { job { id } }
+  ... on Error { message } ... on ValidationError { field } } }"""
+
+UPDATE_JOB = """
+mutation($id: ID!, $output: String) { updateBatchJob(jobId: $id, outputUri: $output) {
+  __typename ... on Error { message } ... on ValidationError { field } } }"""
+
+
+async def test_batch_locations_that_overlap_or_cannot_be_read_are_refused_at_creation(
+    api: Api,
+) -> None:
+    _, (version,) = await model_with_versions(api, "linear", V1)
+
+    async def create(source: str, target: str) -> Any:
+        job = {
+            "name": "score",
+            "versionId": version,
+            "inputUri": source,
+            "inputFormat": "CSV",
+            "outputUri": target,
+            "outputFormat": "JSONL",
+        }
+        return (await api.gql(CREATE_JOB, {"input": job}))["createBatchJob"]
+
+    for source, target, field in (
+        ("S3://bucket/data/", "s3://bucket/data", "outputUri"),
+        ("s3://bucket/data", "s3://bucket/data/scores", "outputUri"),
+        ("s3://bucket/data//", "s3://bucket/scores", "inputUri"),
+        ("s3://bucket/data/", "S3://bucket/data/scores/", "outputUri"),
+        ("s3://bucket/out/in.csv", "S3://bucket/out/", "outputUri"),
+        ("file:///etc/passwd", "s3://bucket/out", "inputUri"),
+        ("http://169.254.169.254/latest", "s3://bucket/out", "inputUri"),
+        ("s3://bucket/in.csv", "file:///tmp/out", "outputUri"),
+        ("bucket/in.csv", "s3://bucket/out", "inputUri"),
+    ):
+        refused = await create(source, target)
+        assert refused["__typename"] == "ValidationError", (source, target, refused)
+        assert refused["field"] == field, (source, target, refused)
+
+    job = await create("s3://bucket/data/in.csv", "s3://bucket/scores")
+    assert job["__typename"] == "BatchJobPayload", job
+    job_id = job["job"]["id"]
+    for target in ("s3://bucket/data/in.csv/", "S3://bucket/data/in.csv/parts", "gs://b/x"):
+        refused = (await api.gql(UPDATE_JOB, {"id": job_id, "output": target}))["updateBatchJob"]
+        assert refused["__typename"] == "ValidationError", (target, refused)
+        assert refused["field"] == "outputUri", (target, refused)

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.batch import BatchJob, BatchRun, RunStatus
+from domain.batch import BatchJob, BatchRun, RunStatus, location_overlap
 from domain.errors import AlreadyDeleted, InvalidState, ValidationError
 
 SPEC = {
@@ -35,6 +35,31 @@ def _job(**spec: object) -> BatchJob:
 def test_bad_jobs(spec: dict[str, object], needle: str) -> None:
     with pytest.raises(ValidationError, match=needle):
         _job(**spec)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "needle"),
+    [
+        ("S3://b/data/", "s3://b/data", "is the input location"),
+        ("s3://b/data", "s3://b/data/scores/", "inside the input location"),
+        ("s3://b/data/", "S3://b/data/scores", "inside the input location"),
+        ("s3://b/out/in.csv", "S3://b/out/", "inside the output location"),
+    ],
+)
+def test_locations_are_compared_without_scheme_case_or_trailing_slashes(
+    source: str, target: str, needle: str
+) -> None:
+    assert needle in (location_overlap(source, target) or "")
+    with pytest.raises(ValidationError, match=needle):
+        _job(input_uri=source, output_uri=target)
+
+
+def test_sibling_locations_do_not_overlap() -> None:
+    assert location_overlap("s3://b/data", "s3://b/data-scores") is None
+    assert location_overlap("s3://b/data", "cos://b/data/x") is None
+    job = _job()
+    with pytest.raises(ValidationError, match="inside the input location"):
+        job.update(spec={"output_uri": "s3://b/in/data.csv/scores"})
 
 
 def test_pause_resume_delete() -> None:

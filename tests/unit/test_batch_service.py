@@ -20,9 +20,9 @@ from tests.unit.fakes import RecordingSync, model_service
 
 META = EventMeta(actor="t")
 SPEC = {
-    "input_uri": "s3://b/in.csv",
+    "input_uri": "s3://bucket/in.csv",
     "input_format": "CSV",
-    "output_uri": "s3://b/out/",
+    "output_uri": "s3://bucket/out/",
     "output_format": "CSV",
 }
 
