@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         get_container,
         graphql_ide="graphiql" if settings.graphiql else None,
         multipart_uploads_enabled=True,
+        max_json_depth=settings.max_json_depth,
     )
     gate = AuthGate(
         graphql,

@@ -42,6 +42,7 @@ from app.bootstrap import Container
 from app.graphql._plans import Plan
 from app.graphql.context import Context
 from app.graphql.schema import ModelrepoSchema
+from app.http.json_depth import nested_deeper, too_deep_reason
 from app.services.tokens import Principal
 
 PRINCIPAL = "modelrepo.principal"
@@ -55,17 +56,38 @@ _REFUSED = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationType
 
 
 class ModelrepoGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, container: ContainerGetter, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        schema: BaseSchema,
+        container: ContainerGetter,
+        *,
+        max_json_depth: int = 64,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(schema, **kwargs)
         self._container = container
         self._planned = schema if isinstance(schema, ModelrepoSchema) else None
+        self._max_json_depth = max_json_depth
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
+        except _TooDeep:
+            return _plain(400, too_deep_reason(self._max_json_depth))
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes (and deletes) spooled upload files
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The view's JSON (a body, GET variables and extensions, multipart operations),
+        refused when nested too deeply: ``run`` answers 400."""
+        try:
+            value = super().parse_json(data)
+        except RecursionError as exc:
+            raise _TooDeep from exc
+        if nested_deeper(value, self._max_json_depth):
+            raise _TooDeep
+        return value
 
     async def answer_json(
         self, scope: Scope, receive: Receive, send: Send, body: bytes, headers: Mapping[str, str]
@@ -79,6 +101,13 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
             data = json.loads(body)
         except ValueError:  # the view answers 400 with its own message
             return False
+        except RecursionError:  # deeper than Python's own limit
+            too_deep = True
+        else:
+            too_deep = nested_deeper(data, self._max_json_depth)
+        if too_deep:
+            await _plain(400, too_deep_reason(self._max_json_depth))(scope, receive, send)
+            return True
         if isinstance(data, list):  # a batch
             return False
         if not isinstance(data, dict):  # strawberry's view fails on these with a 500
@@ -399,6 +428,10 @@ class GraphQLFirst:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _TooDeep(Exception):
+    """JSON nested deeper than the view's limit."""
 
 
 def _plain(status: int, reason: str) -> Response:

@@ -1,9 +1,11 @@
-"""GraphQL requests that cost more than they look (app.graphql.cost, app.graphql._documents).
+"""GraphQL requests that cost more than they look (app.graphql.cost, app.graphql._documents,
+app.http.json_depth).
 
 Before these limits a viewer's 676-byte query of nested fragments (8 levels, each fragment
 spreading the one below ten times) held the event loop for 66 s in strawberry's depth and
 alias rules, which expand every spread, and every other request waited; distinct large
-queries were kept whole, parsed, in caches bounded only by their number of entries.
+queries were kept whole, parsed, in caches bounded only by their number of entries; and
+JSON variables nested deeper than Python's recursion limit were an internal error (500).
 """
 
 from __future__ import annotations
@@ -124,6 +126,42 @@ async def test_a_query_too_large_is_refused_before_it_is_parsed(api: Api) -> Non
     assert messages(await api.post("{ me { " + " " * MAX_BYTES, token=api.viewer)) == [
         f"The query is {MAX_BYTES + 7} bytes long; at most {MAX_BYTES} bytes are allowed."
     ]
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# Just past the limit, and past Python's recursion limit (a 500 before).
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 5_000])
+async def test_json_nested_too_deeply_gets_400(api: Api, depth: int) -> None:
+    reason = f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+    headers = {"Authorization": f"Bearer {api.viewer}"}
+    query = "{ me { name } }"
+    variables = '{"v": ' + "[" * depth + "1" + "]" * depth + "}"
+    bodies = {
+        "one operation": f'{{"query": "{query}", "variables": {variables}}}',
+        "a batch": f'[{{"query": "{query}", "variables": {variables}}}]',
+    }
+    for what, body in bodies.items():
+        response = await api.client.post(
+            "/graphql",
+            content=body,
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert (response.status_code, response.text) == (400, reason), what
+    response = await api.client.get(
+        "/graphql", params={"query": query, "variables": variables}, headers=headers
+    )
+    assert (response.status_code, response.text) == (400, reason), "GET"
+    # The body is one level and the variables another: 62 more are allowed.
+    response = await api.post(
+        "{ me { name } }", {"v": nested(MAX_JSON_DEPTH - 2)}, token=api.viewer
+    )
+    assert response.json() == {"data": {"me": {"name": "viewer-token"}}}
 
 
 def test_the_caches_are_bounded_by_bytes() -> None:
