@@ -34,7 +34,7 @@ def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
-    from app.server import run
+    from app.server import HttpLimits, run
 
     # Fail fast, with the URL (password masked), before uvicorn starts.
     _with_container(settings, lambda c: asyncio.sleep(0))
@@ -44,6 +44,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         access_log=args.access_log,
         grace_seconds=settings.drain_grace_seconds,
+        limits=HttpLimits(
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout_seconds=settings.header_timeout_seconds,
+            keepalive_timeout_seconds=settings.keepalive_timeout_seconds,
+        ),
     )
     return 0
 

@@ -13,12 +13,24 @@ answers of one turn leave together, and the next requests arrive together, in bi
 batches.)
 
 A WebSocket upgrade hands the protocol the raw transport, after sending what is pending.
+
+The same protocol bounds a request's head (request line and headers), which httptools does
+not: llhttp has no size limit, httptools joins a header's pieces until the header ends and
+uvicorn the URL's, so an endless header line grew the server without bound, and uvicorn
+times out only idle keep-alive connections, so a head sent a byte at a time held its
+connection forever. Past ``max_header_bytes`` the answer is 431, past
+``header_timeout_seconds`` 408 (a connection that sent nothing is just closed); either way
+the connection then closes. Data is fed to the parser in pieces no larger than the limit, so
+no more than the limit of a head is ever held (twice the limit for a pipelined head that
+begins inside a piece, whose first part goes uncounted). WebSocket upgrade requests are
+heads like any other, and a chunked body's trailer fields count as one.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+import http
+from typing import Any, ClassVar, cast
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -67,23 +79,165 @@ class CoalescedWrites:
         return getattr(self.raw, name)
 
 
-def protocol_class() -> type[asyncio.Protocol] | None:
-    """The coalescing protocol, or None when httptools is not installed."""
+# After a 431 or 408 the client is likely still sending: its bytes are read and dropped for
+# this long before closing, as closing a socket with unread data sends a reset that can
+# destroy the answer before the client reads it (nginx's "lingering close").
+LINGER_SECONDS = 2.0
+
+
+def protocol_class(
+    *, max_header_bytes: int, header_timeout_seconds: float
+) -> type[asyncio.Protocol] | None:
+    """The coalescing protocol with these head limits, or None when httptools is not
+    installed (uvicorn's h11 protocol then bounds heads by ``h11_max_incomplete_event_size``)."""
     if HttpToolsProtocol is None:
         return None
-    return CoalescingHttpToolsProtocol
+    limits = {
+        "max_header_bytes": max_header_bytes,
+        "header_timeout_seconds": header_timeout_seconds,
+    }
+    return type("CoalescingHttpToolsProtocol", (CoalescingHttpToolsProtocol,), limits)
+
+
+def _refusal(status: int, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    reason = http.HTTPStatus(status).phrase.encode()
+    lines = [b"HTTP/1.1 %d %s" % (status, reason)]
+    lines += [name + b": " + value for name, value in default_headers]
+    lines += [
+        b"content-type: text/plain; charset=utf-8",
+        b"content-length: %d" % len(reason),
+        b"connection: close",
+    ]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + reason
 
 
 if HttpToolsProtocol is not None:
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        # Set by protocol_class().
+        max_header_bytes: ClassVar[int]
+        header_timeout_seconds: ClassVar[float]
+
+        # The head limits extend uvicorn's HttpToolsProtocol, which has none: they rely on
+        # data_received feeding the parser, on_headers_complete, on_message_complete and
+        # on_body being the parser's callbacks (httptools looks them up on the protocol, as it
+        # does on_chunk_header and on_chunk_complete), and on self.cycle (its disconnected,
+        # message_event, keep_alive, response_complete), self.transport, self.loop,
+        # self.logger and self.server_state.default_headers
+        # (tests/security/test_http_limits.py checks them).
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # Bytes of the coming request head received so far; None while a body is read.
+            self._head_bytes: int | None = 0
+            self._head_timer: asyncio.TimerHandle | None = None
+            # Refused, or upgraded to a WebSocket: nothing more is parsed here.
+            self._done = False
+
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             raw = cast(asyncio.Transport, transport)
             super().connection_made(cast(asyncio.Transport, CoalescedWrites(raw, self.loop)))
+            self._start_head_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._done:
+                return  # refused: read and dropped until the connection closes
+            counted = self._head_bytes
+            if len(data) <= self.max_header_bytes - (counted or 0):  # the usual case
+                if counted is not None:
+                    self._head_bytes = counted + len(data)
+                super().data_received(data)
+            else:
+                self._feed_in_pieces(data)
+            if self._head_bytes and self._head_timer is None and not self._done:
+                self._start_head_timer()
+
+        def _feed_in_pieces(self, data: bytes) -> None:
+            start = 0
+            while start < len(data):
+                counted = self._head_bytes
+                room = self.max_header_bytes - (counted or 0)
+                if room <= 0:
+                    limit = self.max_header_bytes
+                    self._refuse(431, "Request head (or trailers) over %d bytes.", limit)
+                    return
+                piece = data[start : start + room]
+                start += room
+                if counted is not None:
+                    self._head_bytes = counted + len(piece)
+                super().data_received(piece)
+                if self._done or self.transport.is_closing():
+                    return
+
+        def on_headers_complete(self) -> None:
+            self._head_bytes = None
+            self._stop_head_timer()
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._head_bytes = 0
+            super().on_message_complete()
+
+        # A chunked body's last chunk (size 0) is followed by trailer fields, which httptools
+        # joins like a head's headers: from a chunk's header to its data (none for the last)
+        # or its end (after the trailers), bytes count as a head's.
+        def on_chunk_header(self) -> None:
+            self._head_bytes = 0
+
+        def on_body(self, body: bytes) -> None:
+            self._head_bytes = None
+            super().on_body(body)
+
+        def on_chunk_complete(self) -> None:
+            self._head_bytes = None
 
         def handle_websocket_upgrade(self) -> None:
+            self._done = True
             wrapped: Any = self.transport
             if isinstance(wrapped, CoalescedWrites):
                 wrapped.flush()
                 self.transport = wrapped.raw
             super().handle_websocket_upgrade()
+
+        def _start_head_timer(self) -> None:
+            self._head_timer = self.loop.call_later(
+                self.header_timeout_seconds, self._head_timed_out
+            )
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            if self.cycle is not None and not self.cycle.response_complete:
+                # A pipelined head dribbles in while an answer is being made: the answer is
+                # finished, then the connection closes.
+                self.cycle.keep_alive = False
+            elif self._head_bytes:
+                timeout = self.header_timeout_seconds
+                self._refuse(408, "Request head not complete within %s s.", timeout)
+            else:  # nothing sent: an idle connection, closed without a word
+                self.transport.close()
+
+        def _refuse(self, status: int, message: str, limit: float) -> None:
+            self._done = True
+            self._stop_head_timer()
+            if self.cycle is not None and not self.cycle.response_complete:
+                # Trailers too long, or a pipelined head, while an answer is being made: that
+                # answer is dropped, as when the client goes away (uvicorn's connection_lost).
+                self.cycle.disconnected = True
+                self.cycle.message_event.set()
+            self.logger.warning(message, limit)
+            self.transport.write(_refusal(status, self.server_state.default_headers))
+            if self.transport.can_write_eof():  # TLS transports cannot
+                self.transport.write_eof()
+                self.loop.call_later(LINGER_SECONDS, self.transport.close)
+            else:
+                self.transport.close()

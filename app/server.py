@@ -8,8 +8,10 @@ connections and waits for in-flight requests, and the lifespan unloads the model
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import socket
+from dataclasses import dataclass
 from types import FrameType
 
 import uvicorn
@@ -43,13 +45,49 @@ class DrainingServer(uvicorn.Server):
         )
 
 
-def run(app: Starlette, host: str, port: int, *, access_log: bool, grace_seconds: float) -> None:
+@dataclass(frozen=True)
+class HttpLimits:
+    """A request's head (request line and headers): its size in bytes (431 past it) and
+    the seconds to receive it (408); and the seconds an idle keep-alive connection lasts."""
+
+    max_header_bytes: int
+    header_timeout_seconds: float
+    keepalive_timeout_seconds: float
+
+
+def uvicorn_config(
+    app: Starlette, host: str, port: int, *, access_log: bool, limits: HttpLimits
+) -> uvicorn.Config:
     # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149),
     # while asyncio's own transports set TCP_NODELAY on every accepted connection.
-    # httptools with each response sent in one write (app.http_writes), on uvloop when
-    # installed (both come with uvicorn[standard]; "auto" picks them).
-    http = protocol_class() or "auto"
-    config = uvicorn.Config(
-        app, host=host, port=port, access_log=access_log, http=http, loop="auto"
+    # httptools with each response sent in one write and heads bounded (app.http_writes),
+    # on uvloop when installed (both come with uvicorn[standard]; "auto" picks them).
+    http = protocol_class(
+        max_header_bytes=limits.max_header_bytes,
+        header_timeout_seconds=limits.header_timeout_seconds,
     )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=access_log,
+        http=http or "auto",
+        loop="auto",
+        # Without httptools "auto" is h11, whose buffer for an incomplete head is bounded by
+        # this (it answers 400 past it, and has no head timeout).
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_keep_alive=math.ceil(limits.keepalive_timeout_seconds),  # whole seconds
+    )
+
+
+def run(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    access_log: bool,
+    grace_seconds: float,
+    limits: HttpLimits,
+) -> None:
+    config = uvicorn_config(app, host, port, access_log=access_log, limits=limits)
     DrainingServer(config, app, grace_seconds).run()
