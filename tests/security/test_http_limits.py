@@ -273,7 +273,9 @@ WEBSOCKET = (
 def test_websocket_upgrade_requests_have_the_same_header_limit(server: Server) -> None:
     with server.connect() as sock:
         sock.sendall(head(LIMIT - 64, b"/graphql", WEBSOCKET))
-        assert sock.recv(65536).startswith(b"HTTP/1.1 101 ")
+        # Accepted (101), or refused by the app (403 if the websocket rules change): the
+        # head itself was let through.
+        assert read_response(sock)[0] in (101, 403)
     with server.connect() as sock:
         send_all(sock, head(LIMIT + 64, b"/graphql", WEBSOCKET))
         assert read_response(sock)[0] == 431
