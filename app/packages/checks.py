@@ -17,6 +17,7 @@ from app.packages.formats.pytorch import check_torchscript, check_weights
 from app.packages.formats.tensorflow_graphs import check_frozen_graph, check_saved_model
 from app.packages.inventory import Package, scan
 from app.packages.problems import Problem
+from app.packages.redact import without_paths
 from domain.formats import CUSTOM_RUNTIME, ModelFormat
 
 Check = Callable[[Package], list[Problem]]
@@ -39,7 +40,8 @@ def check_package(root: Path, model_format: ModelFormat, runtime: str) -> list[P
 
     An empty list means the package is fine. With the ``custom`` runtime the package also
     needs ``model_service.py`` and ``config.json``; a container image runtime (``image:…``)
-    brings its own server, so it needs only the model files. Blocking: run it in a thread.
+    brings its own server, so it needs only the model files. Messages name files relative
+    to ``root``, never by a server path. Blocking: run it in a thread.
     """
     package, problems = scan(root)
     if not package.files:
@@ -47,4 +49,5 @@ def check_package(root: Path, model_format: ModelFormat, runtime: str) -> list[P
     problems += MODEL_CHECKS[model_format](package)
     if runtime == CUSTOM_RUNTIME:
         problems += check_custom(package)
-    return problems
+    # Parsers and checkers name files by their full path in the work folder.
+    return [Problem(p.path, without_paths(p.message, [root])) for p in problems]

@@ -22,6 +22,7 @@ from uuid import UUID
 from app.adapters.event_store.port import EventMeta
 from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.packages import ArchiveLimits, UnsafeArchive, UnsafeName, check_package
+from app.packages.redact import without_paths
 from app.services.import_sources import (
     LocalSource,
     Plan,
@@ -182,7 +183,10 @@ class ImportService:
             except (UnsafeArchive, UnsafeName) as exc:
                 raise _Refused(str(exc)) from None
             except ObjectStoreError as exc:
-                raise _Refused(f"could not copy the files: {exc}") from None
+                reason = without_paths(
+                    f"could not copy the files: {exc}", [local / "package"], every_path=True
+                )
+                raise _Refused(reason) from None
             problems = await asyncio.to_thread(
                 check_package, local / "package", ModelFormat(version.model_format), version.runtime
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from app.packages.redact import without_paths
 from app.serving.cache import ModelCache
 from app.serving.runtimes.base import Runtime, RuntimeFailure, RuntimeOptions
 from app.serving.runtimes.registry import runtime_for
@@ -40,5 +41,11 @@ async def load_runtime(
     if model_file and model_file in {entry.path for entry in manifest}:
         options = dataclasses.replace(options or RuntimeOptions(), model_file=model_file)
     runtime = runtime_for(runtime_name or version.runtime, Path(package), options)
-    await runtime.load()
+    try:
+        await runtime.load()
+    except RuntimeFailure as exc:
+        # Frameworks name the model file by its path in the cache; clients see the reason.
+        exc.message = without_paths(exc.message, [Path(package)])
+        exc.args = (exc.message,)
+        raise
     return runtime

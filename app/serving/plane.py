@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from app.monitoring.recorder import Recorder
+from app.packages.redact import without_paths
 from app.serving.batcher import Batcher
 from app.serving.cache import ModelCache
 from app.serving.loading import load_runtime, version_row
@@ -199,7 +200,10 @@ class DataPlane:
             if isinstance(result, BaseException):
                 if isinstance(result, asyncio.CancelledError):
                     raise result
-                reason = f"V{deployment.number} failed to load: {result}"
+                # (recorded in the service's history and shown to clients: no server paths)
+                reason = without_paths(
+                    f"V{deployment.number} failed to load: {result}", every_path=True
+                )
                 failures.append(reason)
                 blocking = blocking or deployment.weight > 0
                 await self.report_failure(row.id, deployment.version_id, row.revision, reason)

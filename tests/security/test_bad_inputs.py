@@ -4,6 +4,7 @@ caller can read, or a 4xx; never a masked internal error."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +15,11 @@ import pytest
 
 from tests.e2e.conftest import Api, open_api
 from tests.e2e.queries import EDIT_TAGS, IMPORT_MODEL, MODEL, model_input
-from tests.e2e.serving_helpers import V1, model_with_versions
+from tests.e2e.serving_helpers import PUBLISH, SERVICE, V1, model_with_versions, wait_status
 from tests.e2e.test_s3_imports import IMPORT, _put, _settings
 from tests.e2e.test_uploads import ONNX_BYTES, import_upload
 from tests.integration.s3_server import S3Server
+from tests.unit.package_builders import WEIGHTS_BYTES, onnx_model
 
 # Unicode's Bidi_Control set, then other characters that cannot be seen.
 BIDI_CONTROLS = [
@@ -203,3 +205,44 @@ async def test_batch_locations_that_overlap_or_cannot_be_read_are_refused_at_cre
         refused = (await api.gql(UPDATE_JOB, {"id": job_id, "output": target}))["updateBatchJob"]
         assert refused["__typename"] == "ValidationError", (target, refused)
         assert refused["field"] == "outputUri", (target, refused)
+
+
+# An absolute path: a slash that starts a word (not one inside a URL or a relative name).
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[\w.-]+/")
+
+
+def assert_no_server_path(text: str, data_dir: Path) -> None:
+    assert str(data_dir) not in text, text
+    assert not ABSOLUTE_PATH.search(text), text
+
+
+async def test_the_onnx_checker_is_quoted_without_server_paths(api: Api) -> None:
+    # The checker names the external data file by its path in the import's work folder.
+    model = onnx_model(external="weights.bin/").SerializeToString()
+    package = _zip({"model.onnx": model, "weights.bin": WEIGHTS_BYTES})
+    result = await import_upload(api, "external", "package.zip", package)
+    assert result["__typename"] == "ImportFailed", result
+    assert "ONNX checker" in result["message"] and "weights.bin" in result["message"], result
+    assert_no_server_path(result["message"], api.container.settings.data_dir)
+    assert_no_server_path(result["version"]["failure"], api.container.settings.data_dir)
+
+
+async def test_a_version_that_fails_to_load_is_reported_without_server_paths(api: Api) -> None:
+    # The checks pass it; onnxruntime refuses the opset, naming the file in the cache.
+    model = onnx_model()
+    model.opset_import[0].version = 9999
+    _, (version_id,) = await model_with_versions(api, "future", model.SerializeToString())
+    published = await api.gql(PUBLISH, {"name": "future", "versions": [{"versionId": version_id}]})
+    service_id = published["publishService"]["service"]["id"]
+    await wait_status(api, service_id, "FAILED")
+    service = (await api.gql(SERVICE, {"id": service_id}))["service"]
+    assert "V1 failed to load" in service["statusReason"], service
+    assert "model.onnx" in service["statusReason"], service
+    assert_no_server_path(service["statusReason"], api.container.settings.data_dir)
+    history = await api.gql(
+        "query($id: ID!) { history(aggregateId: $id) { nodes { type payload } } }",
+        {"id": service_id},
+    )
+    (failed,) = [e for e in history["history"]["nodes"] if e["type"] == "VersionFailed"]
+    assert "model.onnx" in failed["payload"]["reason"], failed
+    assert_no_server_path(failed["payload"]["reason"], api.container.settings.data_dir)
