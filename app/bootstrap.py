@@ -25,6 +25,7 @@ from app.services.optimizations import OptimizationService
 from app.services.projector import Projector
 from app.services.repository import Repository
 from app.services.serialization import EventMapper
+from app.services.token_sessions import TokenSessions
 from app.services.tokens import TokenService
 from app.services.training import TrainingService
 from app.serving.cache import ModelCache
@@ -80,10 +81,13 @@ class Container:
     optimizations: OptimizationService
     optimization_worker: OptimizationWorker
     feed: LogFeed
+    # This process's open websockets by token, closed when their token is revoked.
+    sessions: TokenSessions
     # None when MODELREPO_MONITORING is off.
     monitoring: Monitoring | None = None
 
     async def close(self) -> None:
+        await self.sessions.close()
         await self.feed.close()
         await self.storage.close()
         await self.store.close()
@@ -203,6 +207,8 @@ async def build(settings: Settings) -> Container:
         raise
     models = ModelService(repository, projector)
     training = TrainingService(repository, projector)
+    tokens = TokenService(repository, projector, db)
+    feed = LogFeed(store)
 
     async def open_source(uri: ObjectUri) -> ObjectStore:
         return await open_s3(uri.bucket)
@@ -227,7 +233,7 @@ async def build(settings: Settings) -> Container:
         projector=projector,
         created_versions=next(p for p in projections if isinstance(p, VersionsProjection)).created,
         models=models,
-        tokens=TokenService(repository, projector, db),
+        tokens=tokens,
         training=training,
         storage=storage,
         imports=imports,
@@ -254,7 +260,8 @@ async def build(settings: Settings) -> Container:
             concurrency=settings.optimization_jobs,
             sandbox=sandbox,
         ),
-        feed=LogFeed(store),
+        feed=feed,
+        sessions=TokenSessions(feed, store, tokens.still_grants),
     )
     if settings.monitoring:
         container.monitoring = await _monitoring(settings, container)

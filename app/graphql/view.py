@@ -42,11 +42,13 @@ from app.bootstrap import Container
 from app.graphql._plans import Plan
 from app.graphql.context import Context
 from app.graphql.schema import ModelrepoSchema
+from app.graphql.token_sockets import TokenSocket
 from app.http.json_depth import nested_deeper, too_deep_reason
 from app.services.tokens import Principal
 
 PRINCIPAL = "modelrepo.principal"
 REQUEST_ID = "modelrepo.request_id"
+SOCKET = "modelrepo.socket"  # the TokenSocket of a websocket
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 ContainerGetter = Callable[[], Container]
@@ -196,6 +198,13 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
             if principal is None:
                 raise ConnectionRejectionError({"message": "authentication required"})
             context.principal = principal
+        # Tracked under its token until it closes; refused if the token was revoked (or
+        # changed) after the cached lookup that let it in.
+        socket = context.request.scope.get(SOCKET) if context.request is not None else None
+        if isinstance(socket, TokenSocket) and not await socket.watch(
+            self._container().sessions, context.principal
+        ):
+            raise ConnectionRejectionError({"message": "invalid or revoked token"})
         acknowledged: UnsetType = UNSET  # a plain connection_ack
         return acknowledged
 
@@ -305,8 +314,19 @@ class AuthGate:
                 return
             # Browsers cannot set headers on a websocket: without one, the token comes in
             # the connection_init payload (ModelrepoGraphQL.on_ws_connect checks it).
-            scope[PRINCIPAL] = principal
-            await self.app(scope, receive, send)
+            # Either way the socket is closed (4403) when its token is revoked.
+            socket = TokenSocket(receive, send)
+            try:
+                if principal is not None and not await socket.watch(
+                    self.container().sessions, principal
+                ):
+                    socket.close("invalid or revoked token")  # before the handshake: refused
+                    return
+                scope[PRINCIPAL] = principal
+                scope[SOCKET] = socket
+                await self.app(scope, socket.receive, socket.send)
+            finally:
+                await socket.finish()
             return
 
         multipart = headers.get("content-type", "").startswith("multipart/form-data")

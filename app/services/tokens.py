@@ -88,6 +88,12 @@ class TokenService:
         self._cache[digest] = (now, principal)
         return principal
 
+    async def still_grants(self, principal: Principal) -> bool:
+        """Whether the token, as recorded in the event store now (not a cached lookup, not
+        a read model that may lag), is unrevoked and has the principal's role."""
+        token = await self.repo.find(UUID(principal.token_id), ApiToken)
+        return token is not None and not token.revoked and token.role == principal.role.value
+
     async def list(self) -> list[TokenRow]:
         return await list_tokens(self.db)
 

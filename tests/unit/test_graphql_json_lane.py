@@ -14,10 +14,13 @@ import pytest
 import strawberry
 from starlette.types import Message, Scope
 
+from app.adapters.event_store.memory import InMemoryEventStore
 from app.bootstrap import Container
 from app.graphql.context import Context
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
+from app.services.log_feed import LogFeed
+from app.services.token_sessions import TokenSessions
 from app.services.tokens import Principal
 from domain.token import Role
 
@@ -61,6 +64,9 @@ class Subscription:
 class Tokens:
     async def authenticate(self, secret: str) -> Principal | None:
         return Principal("t1", "alice", Role.ADMIN) if secret == GOOD else None
+
+    async def still_grants(self, principal: Principal) -> bool:
+        return True
 
 
 SCHEMA = strawberry.Schema(
@@ -228,8 +234,11 @@ async def test_websocket_messages_stay_text_frames() -> None:
     """graphql-ws clients (browsers) read only text frames; the lane's bytes encoding must
     not leak into the websocket protocol, which sends what the view's ``encode_json``
     returns."""
-    graphql = Spy(SCHEMA, lambda: CONTAINER)
-    gate = AuthGate(graphql, lambda: CONTAINER, max_body=10_000, max_upload=10_000)
+    store = InMemoryEventStore()
+    sessions = TokenSessions(LogFeed(store), store, Tokens().still_grants)
+    container = cast(Container, SimpleNamespace(tokens=Tokens(), sessions=sessions))
+    graphql = Spy(SCHEMA, lambda: container)
+    gate = AuthGate(graphql, lambda: container, max_body=10_000, max_upload=10_000)
     scope: Scope = {
         "type": "websocket",
         "path": "/graphql",
@@ -250,6 +259,8 @@ async def test_websocket_messages_stay_text_frames() -> None:
     finally:
         await incoming.put({"type": "websocket.disconnect", "code": 1000})
         await asyncio.wait_for(served, 5)
+        await sessions.close()
+        await sessions.feed.close()
     assert accepted["type"] == "websocket.accept"
     assert [f["type"] for f in frames] == ["websocket.send"] * 3
     assert all(f.get("bytes") is None for f in frames)
