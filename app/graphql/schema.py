@@ -21,6 +21,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
@@ -36,6 +37,7 @@ from app.graphql.cost import Limits
 from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.models.inputs import UPLOAD_SCALAR
 from app.graphql.models.links import DownloadLinkMutations
 from app.graphql.models.mutations import ModelMutations
 from app.graphql.models.queries import ModelQueries
@@ -44,6 +46,7 @@ from app.graphql.optimize.schema import OptimizationMutations, OptimizationQueri
 from app.graphql.services.schema import ServiceMutations, ServiceQueries
 from app.graphql.tokens.schema import TokenMutations, TokenQueries
 from app.graphql.training.schema import TrainingMutations, TrainingQueries
+from domain.errors import DomainError
 
 log = logging.getLogger("modelrepo.graphql")
 CACHE_SIZE = 512
@@ -78,8 +81,9 @@ Mutation = merge_types(
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    # GraphQLErrors (bad arguments, permission messages) are meant for the caller.
-    return original is not None and not isinstance(original, GraphQLError)
+    # GraphQLErrors (bad arguments, permission messages) and domain errors (expected
+    # failures, with messages for people) are meant for the caller.
+    return original is not None and not isinstance(original, GraphQLError | DomainError)
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -205,6 +209,17 @@ class ModelrepoSchema(strawberry.Schema):
         masking.execution_context = execution_context
         return masking._process_errors(errors)
 
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error with its traceback. Expected ones (a bad document,
+        variable or argument, a permission, a domain error) are answers, not faults: no
+        traceback. Unexpected ones are logged once, with the request id, where they are
+        masked (MaskUnexpectedErrors)."""
+        for error in errors:
+            if not _should_mask(error):
+                log.debug("expected error at %s: %s", error.path, error.message)
+
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:
@@ -229,7 +244,8 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
-            scalar_map={BigInt: BIG_INT_SCALAR}, name_converter=CachedNameConverter()
+            scalar_map={BigInt: BIG_INT_SCALAR, Upload: UPLOAD_SCALAR},
+            name_converter=CachedNameConverter(),
         ),
     )
     plan_inputs(built)

@@ -4,6 +4,7 @@ caller can read, or a 4xx; never a masked internal error."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from collections.abc import AsyncIterator
@@ -12,7 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
 
+from app.graphql.schema import _should_mask
+from domain.errors import NotFound, ValidationError
 from tests.e2e.conftest import Api, open_api
 from tests.e2e.queries import EDIT_TAGS, IMPORT_MODEL, MODEL, model_input
 from tests.e2e.serving_helpers import PUBLISH, SERVICE, V1, model_with_versions, wait_status
@@ -246,3 +250,60 @@ async def test_a_version_that_fails_to_load_is_reported_without_server_paths(api
     (failed,) = [e for e in history["history"]["nodes"] if e["type"] == "VersionFailed"]
     assert "model.onnx" in failed["payload"]["reason"], failed
     assert_no_server_path(failed["payload"]["reason"], api.container.settings.data_dir)
+
+
+EXPECTED_FAILURES = [
+    ("query { nope }", None),  # GraphQL validation
+    ('query { model(id: "x", name: "y") { id } }', None),  # argument validation
+    ('query { model(id: "not-an-id") { id } }', None),
+    ("query($n: Int!) { models(first: $n) { nodes { id } } }", {"n": "many"}),  # variables
+    (UPLOAD_AS_VARIABLE, {"file": "hello"}),
+    (
+        'mutation { deleteModel(modelId: "00000000-0000-0000-0000-000000000000") { __typename } }',
+        None,
+    ),  # a union error: NotFound
+]
+
+
+async def test_expected_errors_are_not_logged_as_tracebacks(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for query, variables in EXPECTED_FAILURES:
+        assert_not_masked(await api.post(query, variables))
+    denied = await api.post(  # a permission error
+        'mutation { createApiToken(name: "t", role: ADMIN) { __typename } }', token=api.viewer
+    )
+    assert "errors" in assert_not_masked(denied)
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert logged == [], [(r.name, r.getMessage()) for r in logged]
+
+
+async def test_an_unexpected_error_is_logged_once_with_its_request_id(
+    api: Api, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("app.graphql.models.queries.list_models", broken)
+    caplog.set_level(logging.DEBUG)
+    response = await api.client.post(
+        "/graphql",
+        json={"query": "query { models { nodes { id } } }"},
+        headers={"Authorization": f"Bearer {api.viewer}", "X-Request-Id": "fuzz-42"},
+    )
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"requestId": "fuzz-42"}, error
+    assert "a bug" not in error["message"]
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1, [(r.name, r.getMessage()) for r in tracebacks]
+    assert "fuzz-42" in tracebacks[0].getMessage()
+    assert tracebacks[0].levelno == logging.ERROR
+    exc_info = tracebacks[0].exc_info
+    assert exc_info is not None and isinstance(exc_info[1], RuntimeError)
+
+
+def test_domain_errors_reaching_graphql_are_expected_and_shown() -> None:
+    for expected in (NotFound("model", "m"), ValidationError("name", "bad"), GraphQLError("x")):
+        assert not _should_mask(GraphQLError(str(expected), original_error=expected))
+    assert _should_mask(GraphQLError("a bug", original_error=RuntimeError("a bug")))
