@@ -32,6 +32,7 @@ mutation($name: String!, $versions: [DeployVersionInput!]!) {
   }
 }"""
 STATUS = "query($id: ID!) { service(id: $id) { status statusReason } }"
+DELETE = "mutation($id: ID!) { deleteService(serviceId: $id) { __typename } }"
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,13 @@ def create_token(env: dict[str, str]) -> str:
 
 def import_onnx(base_url: str, token: str, path: Path, model: str) -> str:
     """``modelrepo import`` of one ONNX file; returns the new version's id."""
+    return import_files(base_url, token, path, model, "ONNX")
+
+
+def import_files(base_url: str, token: str, path: Path, model: str, model_format: str) -> str:
+    """``modelrepo import`` of a file or a folder (zipped by the CLI); the version's id."""
     out = _cli(
-        ["import", str(path), "--model", model, "--format", "ONNX"],
+        ["import", str(path), "--model", model, "--format", model_format],
         {"MODELREPO_URL": base_url, "MODELREPO_TOKEN": token},
     )
     match = re.search(r": READY \(.*\bid (\S+?)\)", out)
@@ -112,8 +118,11 @@ async def _graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any
     return body["data"]
 
 
-async def publish(base_url: str, token: str, name: str, version_id: str) -> Published:
-    """Publish ``name`` on one version and wait until it is RUNNING."""
+async def publish(
+    base_url: str, token: str, name: str, version_id: str, *, poll: float = 0.1
+) -> Published:
+    """Publish ``name`` on one version and wait until it is RUNNING (status read every
+    ``poll`` seconds, for at most 60 s)."""
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
         variables = {"name": name, "versions": [{"versionId": version_id}]}
@@ -121,14 +130,22 @@ async def publish(base_url: str, token: str, name: str, version_id: str) -> Publ
         if result["__typename"] != "ServiceWithKey":
             raise RuntimeError(f"publishService: {result}")
         service_id = result["service"]["id"]
-        for _ in range(600):
+        for _ in range(round(60 / poll)):
             service = (await _graphql(http, STATUS, {"id": service_id}))["service"]
             if service["status"] == "RUNNING":
                 return Published(name, service_id, result["accessKey"])
             if service["status"] == "FAILED":
                 raise RuntimeError(f"service {name} failed: {service['statusReason']}")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(poll)
     raise RuntimeError(f"service {name} not RUNNING after 60 s: {service}")
+
+
+async def delete_service(base_url: str, token: str, service_id: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
+        result = (await _graphql(http, DELETE, {"id": service_id}))["deleteService"]
+    if result["__typename"] != "DeletedService":
+        raise RuntimeError(f"deleteService: {result}")
 
 
 async def wait_serving(base_url: str, service: Published, body: bytes) -> Any:

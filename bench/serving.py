@@ -9,6 +9,7 @@ Prints figures and ratios; asserts nothing. Run from the project root:
     .venv/bin/python bench/serving.py --profile     # + py-spy of modelrepo at 16 clients
     .venv/bin/python bench/serving.py --monitoring off      # every modelrepo run without it
     .venv/bin/python bench/serving.py --monitoring compare  # only: monitoring on vs off
+    .venv/bin/python bench/serving.py --sandbox compare     # only: custom runtime, sandbox
 
 Measures, over HTTP/1.1 keep-alive connections on 127.0.0.1:
   1. single-row requests at 1 and 16 clients: requests/s, p50, p99 — modelrepo with
@@ -25,6 +26,11 @@ Measures, over HTTP/1.1 keep-alive connections on 127.0.0.1:
 ``--monitoring on|off`` runs every modelrepo server with MODELREPO_MONITORING on (as
 shipped) or off; ``--monitoring compare`` runs only the comparison of predict throughput
 with monitoring on against off (``--rounds`` alternating restarts, medians; target >= 0.95).
+
+``--sandbox compare`` runs only a custom-runtime model (user code, ``model_service.py``):
+predict throughput with its worker in the bubblewrap sandbox against
+MODELREPO_UNSAFE_USER_CODE=true (``--rounds`` alternating restarts, medians; target >= 0.9),
+and the worker's start time both ways (publish until RUNNING; ``--starts`` in-process loads).
 
 ``--client wrk`` drives the load runs with wrk (apt-get install wrk) instead of the
 built-in client; the 1,000-row runs always use the built-in one.
@@ -51,6 +57,7 @@ import _serving_mr as mr
 import _serving_peers as peers
 import _serving_profile as profile
 import _serving_report as report
+import _serving_sandbox as sandbox
 from _procs import Server
 from _serving_load import Measured, measure
 from _serving_local import commit, in_process, versions
@@ -85,6 +92,8 @@ class Config:
     keep: bool
     monitoring: str = "on"
     rounds: int = 3
+    sandbox: bool = False
+    starts: int = 10
 
 
 class Bench:
@@ -223,7 +232,7 @@ class Bench:
 
 async def main_async(cfg: Config) -> None:
     began = time.perf_counter()
-    installed = model.ensure_tools()
+    installed = [] if cfg.sandbox else model.ensure_tools()  # not needed there
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     print(f"# serving benchmark — {time.strftime('%Y-%m-%d %H:%M:%S')}")
     python = platform.python_version()
@@ -234,9 +243,13 @@ async def main_async(cfg: Config) -> None:
     print(f"work dir: {work}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     bench = Bench(cfg, work)
-    if cfg.monitoring == "compare":
+    if cfg.monitoring == "compare" or cfg.sandbox:
         try:
-            await compare_monitoring(bench, model.build(work / "model"))
+            if cfg.sandbox:
+                load = sandbox.Load(bench.one, cfg.clients, cfg.seconds, cfg.warmup, cfg.client)
+                await sandbox.run(work, load, cfg.rounds, cfg.starts)
+            else:
+                await compare_monitoring(bench, model.build(work / "model"))
         finally:
             if not cfg.keep:
                 shutil.rmtree(work, ignore_errors=True)
@@ -317,7 +330,13 @@ def main() -> None:
         default="on",
         help="MODELREPO_MONITORING for modelrepo (default on); compare: only on vs off",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of --monitoring compare")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the compare modes")
+    parser.add_argument(
+        "--sandbox",
+        choices=("compare",),
+        help="only a custom-runtime model: sandboxed against MODELREPO_UNSAFE_USER_CODE=true",
+    )
+    parser.add_argument("--starts", type=int, default=10, help="worker starts, --sandbox")
     args = parser.parse_args()
     if args.client == "wrk" and shutil.which("wrk") is None:
         parser.error("--client wrk needs wrk on PATH (apt-get install wrk)")
@@ -335,6 +354,8 @@ def main() -> None:
         keep=args.keep,
         monitoring=args.monitoring,
         rounds=max(1, args.rounds),
+        sandbox=args.sandbox == "compare",
+        starts=max(1, args.starts),
     )
     asyncio.run(main_async(cfg))
 
