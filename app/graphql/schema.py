@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import strawberry
@@ -23,9 +23,11 @@ from strawberry.extensions import (
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from app.graphql._documents import Checked, Documents
 from app.graphql._inputs import plan_inputs
@@ -179,6 +181,19 @@ class CachedNameConverter(NameConverter):
         return converted
 
 
+class SubscriptionOverHttp(InvalidOperationTypeError):
+    """A subscription sent as a plain HTTP request; the view answers 400 with this."""
+
+    def __init__(self) -> None:
+        super().__init__(StrawberryOperation.SUBSCRIPTION)
+
+    def as_http_error_reason(self, method: str) -> str:
+        return (
+            f"subscriptions are not served over {method}: open a websocket to /graphql"
+            " (protocol graphql-transport-ws)"
+        )
+
+
 class ModelrepoSchema(strawberry.Schema):
     # Planned execution of the operations clients repeat (app.graphql._plans); set by
     # build_schema.
@@ -219,6 +234,37 @@ class ModelrepoSchema(strawberry.Schema):
         for error in errors:
             if not _should_mask(error):
                 log.debug("expected error at %s: %s", error.path, error.message)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[StrawberryOperation] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """As strawberry's, but never a subscription: those run over websockets
+        (``subscribe``). Executed as a query, one fails inside its resolver and is answered
+        as a masked internal error."""
+        allowed = set(
+            StrawberryOperation if allowed_operation_types is None else allowed_operation_types
+        )
+        try:
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed - {StrawberryOperation.SUBSCRIPTION},
+                operation_extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type == StrawberryOperation.SUBSCRIPTION:
+                raise SubscriptionOverHttp from None
+            raise
 
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]

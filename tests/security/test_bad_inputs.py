@@ -307,3 +307,17 @@ def test_domain_errors_reaching_graphql_are_expected_and_shown() -> None:
     for expected in (NotFound("model", "m"), ValidationError("name", "bad"), GraphQLError("x")):
         assert not _should_mask(GraphQLError(str(expected), original_error=expected))
     assert _should_mask(GraphQLError("a bug", original_error=RuntimeError("a bug")))
+
+
+async def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(api: Api) -> None:
+    # Executed as a query, it failed inside its resolver: a masked internal error.
+    query = "subscription { events { cursor } }"
+    answers = [
+        await api.post(query),
+        await api.client.get(  # through strawberry's view
+            "/graphql", params={"query": query}, headers={"Authorization": f"Bearer {api.admin}"}
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert "open a websocket to /graphql" in answer.text, answer.text
