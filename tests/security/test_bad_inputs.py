@@ -3,11 +3,8 @@ caller can read, or a 4xx; never a masked internal error."""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
-import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +14,11 @@ from graphql import GraphQLError
 
 from app.graphql.schema import _should_mask
 from domain.errors import NotFound, ValidationError
-from tests.e2e.conftest import Api, open_api
+from tests.e2e.conftest import Api
 from tests.e2e.queries import EDIT_TAGS, IMPORT_MODEL, MODEL, model_input
 from tests.e2e.serving_helpers import PUBLISH, SERVICE, V1, model_with_versions, wait_status
-from tests.e2e.test_s3_imports import IMPORT, _put, _settings
-from tests.e2e.test_uploads import ONNX_BYTES, import_upload
+from tests.e2e.test_s3_imports import IMPORT, _put
+from tests.e2e.test_uploads import ONNX_BYTES, _zip, import_upload
 from tests.integration.s3_server import S3Server
 from tests.unit.package_builders import WEIGHTS_BYTES, onnx_model
 
@@ -102,14 +99,6 @@ async def test_an_upload_sent_as_a_json_string_is_a_variable_error(api: Api) -> 
     assert await api.container.store.last_position() == before
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 async def test_a_zip_entry_path_too_long_for_the_file_system_is_refused(api: Api) -> None:
     deep = "/".join(["d" * 250] * 17)[: 4081 - len("/x.txt")] + "/x.txt"
     assert len(deep.encode()) == 4081
@@ -135,14 +124,6 @@ async def test_invisible_characters_in_uploaded_file_names_are_refused(api: Api)
         assert archived["__typename"] == "ImportFailed", archived
         assert f"U+{ord(char):04X}" in archived["message"], archived
     assert await api.container.storage.list("") == []
-
-
-@pytest.fixture
-async def s3_api(
-    tmp_path: Path, s3_server: S3Server, s3_bucket: str, database_url: str
-) -> AsyncIterator[Api]:
-    async with open_api(_settings(tmp_path, s3_server, database_url)) as api:
-        yield api
 
 
 async def test_invisible_characters_in_object_storage_keys_are_refused(
