@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # headers, and seconds an idle keep-alive connection stays open.
     max_header_bytes: int = 64 * 1024
     header_timeout_seconds: float = 10.0
+    # Seconds a request body may go without a byte arriving (slow uploads still pass).
+    body_timeout_seconds: float = 30.0
     keepalive_timeout_seconds: float = 5.0
     # Print a first admin token when the store has none.
     bootstrap_admin_token: bool = True
