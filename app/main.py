@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         graphql_ide="graphiql" if settings.graphiql else None,
         multipart_uploads_enabled=True,
         max_json_depth=settings.max_json_depth,
+        max_json_bytes=settings.max_request_bytes,
     )
     gate = AuthGate(
         graphql,

@@ -30,6 +30,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema import BaseSchema
@@ -64,31 +65,44 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         container: ContainerGetter,
         *,
         max_json_depth: int = 64,
+        max_json_bytes: int = 1_000_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(schema, **kwargs)
         self._container = container
         self._planned = schema if isinstance(schema, ModelrepoSchema) else None
         self._max_json_depth = max_json_depth
+        self._max_json_bytes = max_json_bytes
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
             return await super().run(request, context, root_value)
-        except _TooDeep:
-            return _plain(400, too_deep_reason(self._max_json_depth))
+        except _Refused as refused:
+            if isinstance(request, WebSocket):  # a message: the connection ends with it
+                await request.close(code=4400, reason=refused.reason)
+                return request
+            return _plain(400, refused.reason)
         finally:
             if isinstance(request, Request):
                 await request.close()  # closes (and deletes) spooled upload files
 
-    def parse_json(self, data: str | bytes) -> Any:
-        """The view's JSON (a body, GET variables and extensions, multipart operations),
-        refused when nested too deeply: ``run`` answers 400."""
+    def decode_json(self, data: str | bytes) -> object:
+        """The view's JSON: websocket messages, and through ``parse_json`` a body, GET
+        variables and extensions, multipart operations. Refused when nested too deeply or
+        larger than a request body may be (which bounds websocket messages, otherwise only
+        bounded by the server): ``run`` answers 400, or closes the websocket with 4400."""
+        limit = self._max_json_bytes
+        if len(data) * 4 > limit:  # no character takes more than 4 bytes
+            size = len(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                raise _Refused(f"JSON larger than {limit} bytes")
+        too_deep = _Refused(too_deep_reason(self._max_json_depth))
         try:
-            value = super().parse_json(data)
-        except RecursionError as exc:
-            raise _TooDeep from exc
+            value = super().decode_json(data)
+        except RecursionError:  # deeper than Python's own limit
+            raise too_deep from None
         if nested_deeper(value, self._max_json_depth):
-            raise _TooDeep
+            raise too_deep
         return value
 
     async def answer_json(
@@ -450,8 +464,12 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class _TooDeep(Exception):
-    """JSON nested deeper than the view's limit."""
+class _Refused(Exception):
+    """JSON the view will not read (too deep, too large), and the reason told the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _plain(status: int, reason: str) -> Response:

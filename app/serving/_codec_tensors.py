@@ -82,16 +82,29 @@ def _first(values: Any, bad: Callable[[Any], bool]) -> Any:
 
 
 def nested_shape(value: Any) -> tuple[int, ...] | None:
-    """The shape of nested JSON lists, or None when they are ragged."""
+    """The shape of nested JSON lists, or None when they are ragged. Without recursion:
+    the lists may nest as deeply as a request body may (``max_json_depth``), far deeper
+    than numpy's 64 dimensions, whose refusal brings a value here to be described."""
     if not isinstance(value, list):
         return ()
-    if not value:
-        return (0,)
-    shapes = {nested_shape(item) for item in value}
-    if len(shapes) != 1 or None in shapes:
-        return None
-    (inner,) = shapes
-    return None if inner is None else (len(value), *inner)
+    # Lists are visited before their items and their shapes worked out after them.
+    shapes: dict[int, tuple[int, ...] | None] = {}
+    order: list[list[Any]] = []
+    stack: list[list[Any]] = [value]
+    while stack:
+        items = stack.pop()
+        order.append(items)
+        stack.extend(item for item in items if isinstance(item, list))
+    for items in reversed(order):
+        inner = {shapes[id(item)] if isinstance(item, list) else () for item in items}
+        if not items:
+            shapes[id(items)] = (0,)
+        elif len(inner) != 1 or None in inner:
+            shapes[id(items)] = None
+        else:
+            (first,) = inner
+            shapes[id(items)] = None if first is None else (len(items), *first)
+    return shapes[id(value)]
 
 
 def _ragged(spec: TensorSpec, rows: Any) -> ProtocolError:

@@ -71,7 +71,8 @@ class PredictV1:
             host, authorizations, declared = _headers(scope["headers"])
             state = authorize(plane, name, host, authorizations, reached)
             body = await _body(receive, declared, settings.max_predict_bytes)
-            outcome = await run_v1(plane, state, parse_json(body), settings.max_predict_rows)
+            payload = parse_json(body, max_depth=settings.max_json_depth)
+            outcome = await run_v1(plane, state, payload, settings.max_predict_rows)
             status, answer, version = outcome.status, outcome.body, outcome.version_number
             content = dump_json(answer)
         except ClientGone:

@@ -67,8 +67,8 @@ def _parse_with_json(body: bytes, max_depth: int) -> Any:
         if text.startswith("\ufeff"):  # as json.loads refuses it
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         return _DECODER.decode(text)
-    except RecursionError:  # a backstop: the depth check should have refused it already
-        raise ProtocolError(f"JSON nested deeper than {max_depth} levels") from None
+    except RecursionError:  # a max_depth beyond what the json module can parse
+        raise ProtocolError("JSON nested too deeply to parse") from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         raise ProtocolError(f"invalid JSON: {exc}") from None
 

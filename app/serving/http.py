@@ -46,9 +46,10 @@ def _plane(request: Request) -> DataPlane:
     return plane
 
 
-def _limits(request: Request) -> tuple[int, int]:
+def _limits(request: Request) -> tuple[int, int, int]:
+    """A predict body's largest size in bytes, rows and JSON nesting."""
     settings = request.app.state.container.settings
-    return settings.max_predict_bytes, settings.max_predict_rows
+    return settings.max_predict_bytes, settings.max_predict_rows, settings.max_json_depth
 
 
 def _authorized(
@@ -137,8 +138,8 @@ async def infer_v2(request: Request) -> Response:
     async def handle(call: _Call) -> Response:
         plane = _plane(request)
         state = _authorized(request, plane, request.path_params["name"], call)
-        max_bytes, max_rows = _limits(request)
-        payload = parse_json(await _body(request, max_bytes))
+        max_bytes, max_rows, max_depth = _limits(request)
+        payload = parse_json(await _body(request, max_bytes), max_depth=max_depth)
         loaded = plane.choose(state)
         call.version = loaded.number
         batch = decode_v2(payload, loaded.runtime.inputs, max_rows=max_rows)

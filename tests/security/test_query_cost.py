@@ -191,3 +191,71 @@ def test_the_caches_are_bounded_by_bytes() -> None:
         assert documents.bytes <= limit
     print(f"after 41 distinct queries: {len(documents)} kept, {documents.bytes} bytes counted")
     assert 0 < len(documents) < 41
+
+
+MAX_REPEATS = 50
+
+
+def repeated(what: str, times: int) -> str:
+    return "{" + f" {what}" * times + " }"
+
+
+async def test_a_field_repeated_in_one_selection_set_is_refused_at_once(api: Api) -> None:
+    # graphql-core compares every two of them (and their selections): 2 s, then it gave up
+    # with "Validation aborted."
+    query = repeated("me { name }", 990)
+    assert len(query.encode()) < 12_000
+    await api.gql("{ me { name } }", token=api.viewer)  # the app warmed up
+    started = time.perf_counter()
+    (refused, refused_seconds), (small, small_seconds) = await asyncio.gather(
+        timed(api.post(query, token=api.viewer)),
+        timed(api.post("{ me { name } }", token=api.viewer)),
+    )
+    total = time.perf_counter() - started
+    print(
+        f"refused in {refused_seconds * 1000:.1f} ms; meanwhile a small query took"
+        f" {small_seconds * 1000:.1f} ms"
+    )
+    assert messages(refused) == [
+        f"'me' is selected more than {MAX_REPEATS} times in one selection set (at the top of"
+        " the query), with fragments expanded and fields of one name merged; at most"
+        f" {MAX_REPEATS} are allowed."
+    ]
+    assert small.json() == {"data": {"me": {"name": "viewer-token"}}}
+    assert total < BOUND
+    query = "query Names { me " + repeated("name", 3990) + " }"
+    assert messages(await api.post(query, token=api.viewer)) == [
+        f"'name' is selected more than {MAX_REPEATS} times in one selection set (under 'me'"
+        f" of 'Names'), with fragments expanded and fields of one name merged; at most"
+        f" {MAX_REPEATS} are allowed."
+    ]
+
+
+async def test_repeats_are_counted_as_execution_merges_them(api: Api) -> None:
+    def refused(name: str, where: str) -> list[str]:
+        return [
+            f"'{name}' is selected more than {MAX_REPEATS} times in one selection set"
+            f" ({where}), with fragments expanded and fields of one name merged; at most"
+            f" {MAX_REPEATS} are allowed."
+        ]
+
+    # Same-named fields merge their selections: ten `me` of five `name` select 50 names.
+    five = "me { name name name name name }"
+    data = await api.gql(repeated(five, 10), token=api.viewer)
+    assert data == {"me": {"name": "viewer-token"}}
+    assert messages(await api.post(repeated(five, 11), token=api.viewer)) == refused(
+        "name", "under 'me' of the query"
+    )
+    # Fragments are expanded where they are spread, each once in one selection set.
+    fragments = " ".join(f"fragment F{i} on ApiToken {{ name }}" for i in range(MAX_REPEATS + 1))
+    spreads = " ".join(f"...F{i}" for i in range(MAX_REPEATS + 1))
+    assert messages(
+        await api.post(f"{{ me {{ {spreads} }} }} {fragments}", token=api.viewer)
+    ) == refused("name", "under 'me' of the query")
+    once = "{ me { " + "...F0 " * (MAX_REPEATS + 1) + "} } fragment F0 on ApiToken { name }"
+    assert await api.gql(once, token=api.viewer) == {"me": {"name": "viewer-token"}}
+    # A fragment never spread is counted alone (graphql-core compares its fields too).
+    unused = "fragment U on ApiToken " + repeated("id", MAX_REPEATS + 1)
+    assert messages(await api.post("{ me { name } } " + unused, token=api.viewer)) == refused(
+        "id", "at the top of fragment 'U'"
+    )
