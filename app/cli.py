@@ -47,6 +47,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         limits=HttpLimits(
             max_header_bytes=settings.max_header_bytes,
             header_timeout_seconds=settings.header_timeout_seconds,
+            body_timeout_seconds=settings.body_timeout_seconds,
             keepalive_timeout_seconds=settings.keepalive_timeout_seconds,
         ),
     )

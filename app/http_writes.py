@@ -24,13 +24,26 @@ the connection then closes. Data is fed to the parser in pieces no larger than t
 no more than the limit of a head is ever held (twice the limit for a pipelined head that
 begins inside a piece, whose first part goes uncounted). WebSocket upgrade requests are
 heads like any other, and a chunked body's trailer fields count as one.
+
+A request body is bounded in time the same way, by silence rather than by total time (a
+large model uploaded slowly but steadily passes): while a body is incomplete and the server
+is reading, no byte may be missing for longer than ``body_timeout_seconds``, counted from
+the last byte or from the last time the app asked for more (a client sent ``100 Continue``
+only then, and reading paused while the app had not taken what arrived is the server's
+silence, not the client's). Before the app has started its answer the client gets 408;
+after, the connection just closes; either way the app's ``receive()`` then gives
+``http.disconnect``. A chunked body's trailers dribbled in count as the body not arriving
+once the header timeout has passed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
+
+from uvicorn.protocols.http.flow_control import FlowControl
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -85,16 +98,34 @@ class CoalescedWrites:
 LINGER_SECONDS = 2.0
 
 
+class _ReadsWatched(FlowControl):
+    """uvicorn's flow control, which also tells the protocol whenever the server asks for
+    more of the request: each ``receive()`` of the app, and the end of a pipelined wait."""
+
+    def __init__(self, transport: asyncio.Transport, wants_more: Callable[[], None]) -> None:
+        super().__init__(transport)
+        self._wants_more = wants_more
+
+    def resume_reading(self) -> None:
+        super().resume_reading()
+        self._wants_more()
+
+
 def protocol_class(
-    *, max_header_bytes: int, header_timeout_seconds: float
+    *,
+    max_header_bytes: int,
+    header_timeout_seconds: float,
+    body_timeout_seconds: float,
 ) -> type[asyncio.Protocol] | None:
-    """The coalescing protocol with these head limits, or None when httptools is not
-    installed (uvicorn's h11 protocol then bounds heads by ``h11_max_incomplete_event_size``)."""
+    """The coalescing protocol with these head and body limits, or None when httptools is
+    not installed (uvicorn's h11 protocol then bounds heads by
+    ``h11_max_incomplete_event_size``, and has no head or body timeout)."""
     if HttpToolsProtocol is None:
         return None
     limits = {
         "max_header_bytes": max_header_bytes,
         "header_timeout_seconds": header_timeout_seconds,
+        "body_timeout_seconds": body_timeout_seconds,
     }
     return type("CoalescingHttpToolsProtocol", (CoalescingHttpToolsProtocol,), limits)
 
@@ -117,14 +148,18 @@ if HttpToolsProtocol is not None:
         # Set by protocol_class().
         max_header_bytes: ClassVar[int]
         header_timeout_seconds: ClassVar[float]
+        body_timeout_seconds: ClassVar[float]
 
         # The head limits extend uvicorn's HttpToolsProtocol, which has none: they rely on
         # data_received feeding the parser, on_headers_complete, on_message_complete and
         # on_body being the parser's callbacks (httptools looks them up on the protocol, as it
         # does on_chunk_header and on_chunk_complete), and on self.cycle (its disconnected,
-        # message_event, keep_alive, response_complete), self.transport, self.loop,
-        # self.logger and self.server_state.default_headers
-        # (tests/security/test_http_limits.py checks them).
+        # message_event, keep_alive, response_started, response_complete,
+        # waiting_for_100_continue), self.transport, self.loop, self.logger and
+        # self.server_state.default_headers. The body timeout also relies on self.flow being
+        # a FlowControl made in connection_made and handed to each cycle, whose
+        # resume_reading the cycle calls in every receive() and the protocol when a
+        # pipelined request may go on (tests/security/test_http_limits.py checks them).
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # Bytes of the coming request head received so far; None while a body is read.
@@ -132,19 +167,27 @@ if HttpToolsProtocol is not None:
             self._head_timer: asyncio.TimerHandle | None = None
             # Refused, or upgraded to a WebSocket: nothing more is parsed here.
             self._done = False
+            # While a request body is incomplete: since when the client has been silent (the
+            # loop time of its last byte, or of the server's last asking for more).
+            self._body_since: float | None = None
+            self._body_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             raw = cast(asyncio.Transport, transport)
             super().connection_made(cast(asyncio.Transport, CoalescedWrites(raw, self.loop)))
+            self.flow = _ReadsWatched(self.transport, self._server_wants_more)
             self._start_head_timer()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
+            self._stop_body_timer()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             if self._done:
                 return  # refused: read and dropped until the connection closes
+            if self._body_since is not None:
+                self._body_since = self.loop.time()
             counted = self._head_bytes
             if len(data) <= self.max_header_bytes - (counted or 0):  # the usual case
                 if counted is not None:
@@ -154,6 +197,10 @@ if HttpToolsProtocol is not None:
                 self._feed_in_pieces(data)
             if self._head_bytes and self._head_timer is None and not self._done:
                 self._start_head_timer()
+            # Armed only when a body is still incomplete after a piece has been parsed: a body
+            # that arrives with its head (most requests) costs no timer.
+            if self._body_since is not None and self._body_timer is None and not self._done:
+                self._start_body_timer(self.body_timeout_seconds)
 
         def _feed_in_pieces(self, data: bytes) -> None:
             start = 0
@@ -175,10 +222,14 @@ if HttpToolsProtocol is not None:
         def on_headers_complete(self) -> None:
             self._head_bytes = None
             self._stop_head_timer()
+            self._body_since = self.loop.time()
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             self._head_bytes = 0
+            self._body_since = None
+            self._stop_body_timer()
+            self._stop_head_timer()  # started if trailers came in several pieces
             super().on_message_complete()
 
         # A chunked body's last chunk (size 0) is followed by trailer fields, which httptools
@@ -196,6 +247,8 @@ if HttpToolsProtocol is not None:
 
         def handle_websocket_upgrade(self) -> None:
             self._done = True
+            self._body_since = None
+            self._stop_body_timer()
             wrapped: Any = self.transport
             if isinstance(wrapped, CoalescedWrites):
                 wrapped.flush()
@@ -216,7 +269,11 @@ if HttpToolsProtocol is not None:
             self._head_timer = None
             if self.transport.is_closing():
                 return
-            if self.cycle is not None and not self.cycle.response_complete:
+            if self._body_since is not None:
+                # A chunked body's trailers dribbled in: the body did not arrive in time.
+                timeout = self.header_timeout_seconds
+                self._body_too_slow("Request trailers not complete within %s s.", timeout)
+            elif self.cycle is not None and not self.cycle.response_complete:
                 # A pipelined head dribbles in while an answer is being made: the answer is
                 # finished, then the connection closes.
                 self.cycle.keep_alive = False
@@ -226,9 +283,54 @@ if HttpToolsProtocol is not None:
             else:  # nothing sent: an idle connection, closed without a word
                 self.transport.close()
 
+        def _server_wants_more(self) -> None:
+            if self._body_since is not None:
+                self._body_since = self.loop.time()
+
+        def _start_body_timer(self, delay: float) -> None:
+            self._body_timer = self.loop.call_later(delay, self._body_timer_fired)
+
+        def _stop_body_timer(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_timer_fired(self) -> None:
+            # Bytes arriving only move _body_since: the timer, once armed, is moved here.
+            self._body_timer = None
+            if self._body_since is None or self._done or self.transport.is_closing():
+                return
+            now = self.loop.time()
+            cycle = self.cycle
+            if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+                # The server is not reading (the app has not taken what arrived, or an
+                # earlier answer is being made), or the client awaits 100 Continue: the
+                # silence is the server's, and the client's is counted once it asks again.
+                self._body_since = now
+            idle = now - self._body_since
+            if idle < self.body_timeout_seconds:
+                self._start_body_timer(self.body_timeout_seconds - idle)
+                return
+            timeout = self.body_timeout_seconds
+            self._body_too_slow("Request body idle for %s s.", timeout)
+
+        def _body_too_slow(self, message: str, limit: float) -> None:
+            if self.cycle is None or not self.cycle.response_started:
+                self._refuse(408, message, limit)
+                return
+            # The answer has begun (or is done, an early 413 or 401 while the body still
+            # came): it cannot become a 408, so the connection closes, and connection_lost
+            # tells the app's receive() that the client is gone.
+            self._done = True
+            self._stop_head_timer()
+            self._stop_body_timer()
+            self.logger.warning(message, limit)
+            self.transport.close()
+
         def _refuse(self, status: int, message: str, limit: float) -> None:
             self._done = True
             self._stop_head_timer()
+            self._stop_body_timer()
             if self.cycle is not None and not self.cycle.response_complete:
                 # Trailers too long, or a pipelined head, while an answer is being made: that
                 # answer is dropped, as when the client goes away (uvicorn's connection_lost).

@@ -48,10 +48,13 @@ class DrainingServer(uvicorn.Server):
 @dataclass(frozen=True)
 class HttpLimits:
     """A request's head (request line and headers): its size in bytes (431 past it) and
-    the seconds to receive it (408); and the seconds an idle keep-alive connection lasts."""
+    the seconds to receive it (408); the seconds an incomplete request body may go without
+    a byte arriving (408, or the connection closed once the answer has begun); and the
+    seconds an idle keep-alive connection lasts."""
 
     max_header_bytes: int
     header_timeout_seconds: float
+    body_timeout_seconds: float
     keepalive_timeout_seconds: float
 
 
@@ -60,11 +63,13 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     # One worker per process: uvicorn --workers leaves Nagle's algorithm on (issue 3149),
     # while asyncio's own transports set TCP_NODELAY on every accepted connection.
-    # httptools with each response sent in one write and heads bounded (app.http_writes),
-    # on uvloop when installed (both come with uvicorn[standard]; "auto" picks them).
+    # httptools with each response sent in one write, heads and body silences bounded
+    # (app.http_writes), on uvloop when installed (both come with uvicorn[standard]; "auto"
+    # picks them).
     http = protocol_class(
         max_header_bytes=limits.max_header_bytes,
         header_timeout_seconds=limits.header_timeout_seconds,
+        body_timeout_seconds=limits.body_timeout_seconds,
     )
     return uvicorn.Config(
         app,
@@ -74,7 +79,8 @@ def uvicorn_config(
         http=http or "auto",
         loop="auto",
         # Without httptools "auto" is h11, whose buffer for an incomplete head is bounded by
-        # this (it answers 400 past it, and has no head timeout).
+        # this (it answers 400 past it); it has no head or body timeout, so a slow head or
+        # body holds its connection (the keep-alive timeout counts only between requests).
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_keep_alive=math.ceil(limits.keepalive_timeout_seconds),  # whole seconds
     )

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 from starlette.formparsers import MultiPartException
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -364,7 +364,10 @@ class AuthGate:
         if multipart:
             await self._stream(scope, receive, send, limit, request_id)
             return
-        body = await self._read_body(receive)
+        try:
+            body = await self._read_body(receive)
+        except ClientDisconnect:  # gone, or its body timed out (408): nobody to answer
+            return
         if body is None:
             await _too_large(limit, request_id)(scope, receive, send)
             return
@@ -401,6 +404,10 @@ class AuthGate:
         except _BodyTooLarge:
             if not started:
                 await _too_large(limit, request_id)(scope, receive, send)
+        except ClientDisconnect:
+            # Gone, or its body timed out (408): nobody to answer. The multipart parser has
+            # closed (and so deleted) the files it spooled.
+            pass
         except MultiPartException as exc:
             if not started:
                 await _error(400, f"malformed multipart body: {exc.message}", request_id)(
@@ -427,7 +434,8 @@ class AuthGate:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                # A partial body is not a request (the rest might have changed its meaning).
+                raise ClientDisconnect
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:

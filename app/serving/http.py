@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -29,6 +29,10 @@ from app.serving.plane import DataPlane, ServiceState
 from app.serving.runtimes.base import RuntimeFailure
 
 log = logging.getLogger("modelrepo.serving")
+
+# The client went away, or its body timed out (408), before its request arrived: nobody to
+# answer (uvicorn drops what is sent) and nothing to record. nginx's code for it.
+_CLIENT_GONE = 499
 
 
 class _Call:
@@ -81,6 +85,8 @@ async def _guarded(request: Request, handle: Any) -> Response:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     except (ProtocolError, RuntimeFailure) as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
+    except ClientDisconnect:
+        return Response(status_code=_CLIENT_GONE)
     except Exception:
         request_id = uuid.uuid4().hex
         log.exception("request %s: unexpected error in %s", request_id, request.url.path)
@@ -94,7 +100,7 @@ async def _measured(request: Request, handle: Any) -> Response:
     call = _Call()
     response = await _guarded(request, lambda: handle(call))
     recorder = _plane(request).recorder
-    if recorder is not None and call.state is not None:
+    if recorder is not None and call.state is not None and response.status_code != _CLIENT_GONE:
         row = call.state.row
         seconds = time.perf_counter() - started
         recorder.record(row.id, row.name, call.version, response.status_code, seconds)

@@ -108,6 +108,12 @@ async def test_a_client_that_goes_away_gets_no_answer_and_no_record(
     before = sum(series.requests for series in recorder.series.values())
     assert await call(app, key, [chunk(b'{"instances": ', True)]) == []
     assert sum(series.requests for series in recorder.series.values()) == before
+    # The same through Starlette's routes (v2, and v1 under a root path): no 500, which
+    # uvicorn would drop, but which was logged and recorded as an internal error.
+    for path, root_path in (("/v2/models/asgi-svc/infer", ""), (PATH, "/prefix")):
+        sent = await call(app, key, [chunk(b'{"inputs": ', True)], path=path, root_path=root_path)
+        assert [m["status"] for m in sent if m["type"] == "http.response.start"] in ([], [499])
+    assert sum(series.requests for series in recorder.series.values()) == before
     status, _, _ = answer(await call(app, "wrong", [chunk(b"{}", False)]))
     assert status == 401  # answered requests are recorded, refused ones too
     assert sum(series.requests for series in recorder.series.values()) == before + 1

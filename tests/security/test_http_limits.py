@@ -1,9 +1,11 @@
 """HTTP request heads on the real server: a size limit (431), a timeout (408), and idle
-keep-alive connections closed (app.http_writes, app.server).
+keep-alive connections closed; request bodies that stop arriving get 408 (app.http_writes,
+app.server).
 
 Each attack goes over raw sockets to a `modelrepo serve` process. Before the limits a 1 MB
 header was answered, an endless header grew the server by ~200 MB a minute, and a head sent
-a byte at a time, or nothing at all, held its connection forever.
+a byte at a time, or nothing at all, held its connection forever, as did a body (or a
+multipart upload, with its spooled file) that stopped arriving.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
 import pytest
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -31,15 +35,17 @@ from tests.e2e.servers import cli, running_servers
 
 LIMIT = 64 * 1024  # Settings.max_header_bytes' default, which the server below keeps
 HEAD_TIMEOUT = 1.0
+BODY_TIMEOUT = 1.0
 KEEPALIVE = 1.0
 SLACK = 5.0  # generous: a loaded machine may be slow to close
 
 
 class Server:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, log_dir: Path) -> None:
         self.authorization = b"authorization: Bearer %s\r\n" % token.encode()
         parts = urlsplit(url)
         self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.log = log_dir / f"server-{self.address[1]}.log"
         (self.process,) = [
             child
             for child in psutil.Process().children()
@@ -64,12 +70,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "MODELREPO_BATCH_WORKER": "false",
         "MODELREPO_OPTIMIZATION_WORKER": "false",
         "MODELREPO_HEADER_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
+        "MODELREPO_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
         "MODELREPO_KEEPALIVE_TIMEOUT_SECONDS": str(KEEPALIVE),
     }
     env.pop("MODELREPO_MAX_HEADER_BYTES", None)
     token = cli(env, "token", "create", "--role", "admin").stdout.strip()
     with running_servers(env, 1, tmp) as (url,):
-        yield Server(url, token)
+        yield Server(url, token, tmp)
 
 
 def head(size: int, path: bytes = b"/healthz", extra: bytes = b"") -> bytes:
@@ -284,6 +291,137 @@ def test_websocket_upgrade_requests_have_the_same_header_limit(server: Server) -
         assert read_response(sock)[0] == 431
 
 
+GRAPHQL_POST = b"POST /graphql HTTP/1.1\r\nhost: test\r\n"
+TYPENAME = b'{"query": "{ __typename }"}'
+
+
+def test_a_body_that_stops_arriving_gets_408_after_the_body_timeout(server: Server) -> None:
+    with server.connect() as sock:
+        sock.sendall(
+            GRAPHQL_POST
+            + server.authorization
+            + b"content-type: application/json\r\ncontent-length: 1000\r\n\r\n"
+            + TYPENAME[:10]
+        )
+        received, closed_after = wait_for_close(sock, BODY_TIMEOUT + SLACK)
+    assert received.startswith(b"HTTP/1.1 408 "), received[:100]
+    assert closed_after is not None
+
+
+def test_a_chunked_body_that_stops_midway_gets_408_after_the_body_timeout(
+    server: Server,
+) -> None:
+    with server.connect() as sock:
+        sock.sendall(
+            GRAPHQL_POST
+            + server.authorization
+            + b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            + b"a\r\n%s\r\n" % TYPENAME[:10]
+        )
+        received, closed_after = wait_for_close(sock, BODY_TIMEOUT + SLACK)
+    assert received.startswith(b"HTTP/1.1 408 "), received[:100]
+    assert closed_after is not None
+
+
+def test_a_chunked_body_whose_trailers_dribble_gets_408(server: Server) -> None:
+    # Each trailer byte comes well within the body timeout; the trailers are bounded by the
+    # header timeout, as a head is.
+    with server.connect() as sock:
+        sock.sendall(
+            GRAPHQL_POST
+            + server.authorization
+            + b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            + b"%x\r\n%s\r\n0\r\nx-slow: " % (len(TYPENAME), TYPENAME)
+        )
+        started = time.monotonic()
+        sock.settimeout(0.25)
+        received = b""
+        while time.monotonic() - started < HEAD_TIMEOUT + SLACK:
+            try:
+                sock.sendall(b"a")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 408 "), received[:100]
+
+
+def test_a_slow_but_steady_body_is_answered(server: Server) -> None:
+    # 3 bytes every 0.3 s: ~3 s in all, three times the body timeout, never silent for long.
+    with server.connect() as sock:
+        sock.sendall(
+            GRAPHQL_POST
+            + server.authorization
+            + b"content-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(TYPENAME)
+        )
+        for at in range(0, len(TYPENAME), 3):
+            time.sleep(0.3)
+            sock.sendall(TYPENAME[at : at + 3])
+        assert read_response(sock) == (200, b'{"data":{"__typename":"Query"}}')
+
+
+def multipart_head(server: Server, file_bytes: int) -> tuple[bytes, bytes]:
+    """The head and first parts of a GraphQL multipart upload whose file part declares
+    ``file_bytes`` more bytes than the returned data holds."""
+    boundary = b"b0undary"
+    operations = b'{"query": "mutation ($f: Upload!) { __typename }", "variables": {"f": null}}'
+    parts = (
+        b'--%s\r\ncontent-disposition: form-data; name="operations"\r\n\r\n%s\r\n'
+        b'--%s\r\ncontent-disposition: form-data; name="map"\r\n\r\n'
+        b'{"0": ["variables.f"]}\r\n'
+        b'--%s\r\ncontent-disposition: form-data; name="0"; filename="m.bin"\r\n'
+        b"content-type: application/octet-stream\r\n\r\n"
+    ) % (boundary, operations, boundary, boundary)
+    length = len(parts) + file_bytes + len(b"\r\n--%s--\r\n" % boundary)
+    head = (
+        GRAPHQL_POST
+        + server.authorization
+        + b"content-type: multipart/form-data; boundary=%s\r\n" % boundary
+        + b"content-length: %d\r\n\r\n" % length
+    )
+    return head, parts
+
+
+def test_uploads_that_stop_midway_leave_no_open_file_or_memory_behind(
+    server: Server,
+) -> None:
+    # Past starlette's 1 MB spool, so each upload's file part is on disk when it stops.
+    sent_bytes = 3 * 1024 * 1024
+    head_bytes, parts = multipart_head(server, 8 * 1024 * 1024)
+    process = server.process
+    log_before = server.log.read_text()
+    with server.connect() as sock:  # one upload that stops, so that lazily opened files open
+        sock.sendall(head_bytes + parts + b"a" * sent_bytes)
+        assert wait_for_close(sock, BODY_TIMEOUT + SLACK)[1] is not None
+    time.sleep(0.5)
+    files_before, rss_before = process.num_fds(), server.rss()
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(server.connect()) for _ in range(8)]
+        for sock in socks:
+            sock.sendall(head_bytes + parts + b"a" * sent_bytes)
+        # While they wait, their spooled files are open (more than one per upload).
+        assert process.num_fds() > files_before + len(socks)
+        for sock in socks:
+            received, closed_after = wait_for_close(sock, BODY_TIMEOUT + SLACK)
+            assert received.startswith(b"HTTP/1.1 408 ") or received == b"", received[:100]
+            assert closed_after is not None
+        # Closed by the server while the client still holds its end open.
+        deadline = time.monotonic() + SLACK
+        while process.num_fds() > files_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.num_fds() <= files_before
+    deleted = [f.path for f in process.open_files() if "(deleted)" in f.path]
+    assert deleted == []
+    assert server.rss() - rss_before < 16 * 1024 * 1024
+    # The app saw the client go away: no 500, no traceback.
+    log = server.log.read_text()[len(log_before) :]
+    assert "Traceback" not in log and "Exception in ASGI" not in log, log[-3000:]
+
+
 # In process: the uvicorn internals the limits extend, and the fallback without httptools.
 
 
@@ -331,21 +469,28 @@ def config_for(limit: int) -> Config:
         "127.0.0.1",
         0,
         access_log=False,
-        limits=HttpLimits(limit, 60, 5),
+        limits=HttpLimits(
+            max_header_bytes=limit,
+            header_timeout_seconds=60,
+            body_timeout_seconds=60,
+            keepalive_timeout_seconds=5,
+        ),
     )
     config.lifespan = "off"
     return config
 
 
 def limited_protocol(limit: int) -> Any:
-    protocol_type = protocol_class(max_header_bytes=limit, header_timeout_seconds=60)
+    protocol_type = protocol_class(
+        max_header_bytes=limit, header_timeout_seconds=60, body_timeout_seconds=60
+    )
     assert protocol_type is not None  # httptools comes with uvicorn[standard]
     return protocol_type(config=config_for(limit), server_state=ServerState(), app_state={})  # type: ignore[call-arg]
 
 
-async def test_uvicorn_httptools_internals_the_head_limits_extend_are_unchanged() -> None:
-    # If this fails, uvicorn changed what app.http_writes' head limits rely on: read its
-    # HttpToolsProtocol again before adjusting CoalescingHttpToolsProtocol.
+async def test_uvicorn_httptools_internals_the_limits_extend_are_unchanged() -> None:
+    # If this fails, uvicorn changed what app.http_writes' head and body limits rely on:
+    # read its HttpToolsProtocol again before adjusting CoalescingHttpToolsProtocol.
     hooks = ("data_received", "on_headers_complete", "on_message_complete", "on_body")
     for hook in (*hooks, "connection_made", "connection_lost", "handle_websocket_upgrade"):
         assert callable(getattr(HttpToolsProtocol, hook)), hook
@@ -355,10 +500,22 @@ async def test_uvicorn_httptools_internals_the_head_limits_extend_are_unchanged(
     assert {"cycle", "transport", "loop", "logger", "server_state"} <= vars(protocol).keys()
     assert isinstance(protocol.server_state.default_headers, list)
     protocol.connection_made(Transport())
+    assert isinstance(protocol.flow, FlowControl)  # made in connection_made
     protocol.data_received(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 10\r\n\r\n")
     cycle = vars(protocol.cycle)
-    assert {"disconnected", "keep_alive", "response_complete"} <= cycle.keys()
+    assert {"disconnected", "keep_alive", "response_complete", "response_started"} <= cycle.keys()
+    assert "waiting_for_100_continue" in cycle
     assert isinstance(cycle["message_event"], asyncio.Event)
+    # Each cycle reads through the protocol's flow control, and receive() asks it to
+    # resume reading, which is when the body timeout counts the client's silence from.
+    assert cycle["flow"] is protocol.flow
+    asked: list[bool] = []
+    protocol.flow.resume_reading = lambda: asked.append(True)
+    receiving = asyncio.ensure_future(protocol.cycle.receive())
+    await asyncio.sleep(0)
+    assert asked == [True]
+    protocol.data_received(b"0123456789")
+    await receiving
     protocol.connection_lost(None)
     await asyncio.sleep(0)
 

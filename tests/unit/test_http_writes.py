@@ -95,7 +95,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.mark.parametrize("requests", [1, 3])
 async def test_each_response_leaves_in_one_write(requests: int) -> None:
-    protocol_type = protocol_class(max_header_bytes=65536, header_timeout_seconds=10)
+    protocol_type = protocol_class(
+        max_header_bytes=65536, header_timeout_seconds=10, body_timeout_seconds=30
+    )
     assert protocol_type is not None  # httptools comes with uvicorn[standard]
     config = Config(app, lifespan="off", log_level="warning")
     protocol: Any = protocol_type(config=config, server_state=ServerState(), app_state={})  # type: ignore[call-arg]
