@@ -199,11 +199,10 @@ class Sandbox:
         )
 
     def _bwrap(self, package: Path, work: Path | None, network: bool, script: Path) -> list[str]:
-        args = [*_base(self.bwrap, self.uid, network), "--new-session"]
+        args = [*_base(self.bwrap, self.uid, network, self.tmp_mb), "--new-session"]
         if network:
             for path in NETWORK_FILES:
                 args += ["--ro-bind-try", path, path]
-        args += ["--perms", "1777", "--size", str(self.tmp_mb << 20), "--tmpfs", TMP_DIR]
         args += ["--ro-bind", str(package.resolve()), MODEL_DIR]
         if work is not None:
             args += ["--bind", str(work.resolve()), JOB_DIR]
@@ -226,14 +225,16 @@ class Sandbox:
             )
 
 
-def _base(bwrap: str, uid: int, network: bool) -> list[str]:
-    """Namespaces, /usr and the Python runtime read-only, /proc and /dev of its own."""
+def _base(bwrap: str, uid: int, network: bool, tmp_mb: int) -> list[str]:
+    """Namespaces, /usr and the Python runtime read-only, /proc, /dev and /tmp of its own."""
     args = [bwrap, "--die-with-parent", "--hostname", "sandbox"]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         args.append("--unshare-net")
     if os.geteuid() != 0:  # unprivileged bwrap maps our uid; as root, _enter drops root
         args += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid)]
+    # /tmp first: a Python runtime under /tmp (a checkout there) is bound on top of it.
+    args += ["--perms", "1777", "--size", str(tmp_mb << 20), "--tmpfs", TMP_DIR]
     args += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/", name)  # links on merged-/usr hosts
@@ -262,7 +263,7 @@ def _folders_above(paths: list[str]) -> list[str]:
     """Folders above ``paths`` made 0755: bwrap makes them 0700 as root, or copies a host
     folder's mode (a pyenv under a 0700 /root), which the sandbox's uid could not enter."""
     args: list[str] = []
-    for folder in sorted({str(a) for p in paths for a in Path(p).parents} - {"/"}):
+    for folder in sorted({str(a) for p in paths for a in Path(p).parents} - {"/", TMP_DIR}):
         args += ["--perms", "0755", "--dir", folder]
     return args
 
@@ -274,7 +275,8 @@ def _probe(bwrap: str, uid: int) -> str:
     if found is None:
         return f"bubblewrap ({bwrap}) is not installed: {INSTALL_HINT}"
     limits = {"uid": uid, "processes": 64, "open_files": 64, "file_mb": 1}
-    command = [*_base(found, uid, network=False), "--ro-bind", str(ENTER), f"{INSIDE}/_enter.py"]
+    command = [*_base(found, uid, network=False, tmp_mb=1)]
+    command += ["--ro-bind", str(ENTER), f"{INSIDE}/_enter.py"]
     command += [sys.executable, "-P", "-s", f"{INSIDE}/_enter.py", json.dumps(limits), "-"]
     try:
         result = subprocess.run(
