@@ -49,6 +49,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             header_timeout_seconds=settings.header_timeout_seconds,
             body_timeout_seconds=settings.body_timeout_seconds,
             keepalive_timeout_seconds=settings.keepalive_timeout_seconds,
+            # A subscription's message is a GraphQL request like a POST's body.
+            max_message_bytes=settings.max_request_bytes,
         ),
     )
     return 0

@@ -50,12 +50,14 @@ class HttpLimits:
     """A request's head (request line and headers): its size in bytes (431 past it) and
     the seconds to receive it (408); the seconds an incomplete request body may go without
     a byte arriving (408, or the connection closed once the answer has begun); and the
-    seconds an idle keep-alive connection lasts."""
+    seconds an idle keep-alive connection lasts; the largest websocket message (the
+    connection is closed with 1009 past it)."""
 
     max_header_bytes: int
     header_timeout_seconds: float
     body_timeout_seconds: float
     keepalive_timeout_seconds: float
+    max_message_bytes: int = 1_000_000
 
 
 def uvicorn_config(
@@ -83,6 +85,8 @@ def uvicorn_config(
         # body holds its connection (the keep-alive timeout counts only between requests).
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_keep_alive=math.ceil(limits.keepalive_timeout_seconds),  # whole seconds
+        # uvicorn reads websocket messages up to 16 MiB by default before the app sees them.
+        ws_max_size=limits.max_message_bytes,
     )
 
 

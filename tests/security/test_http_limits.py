@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
 import time
@@ -22,11 +23,13 @@ from urllib.parse import urlsplit
 
 import psutil
 import pytest
+import websockets
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
+from websockets.typing import Subprotocol
 
 import app.server
 from app.http_writes import protocol_class
@@ -42,6 +45,7 @@ SLACK = 5.0  # generous: a loaded machine may be slow to close
 
 class Server:
     def __init__(self, url: str, token: str, log_dir: Path) -> None:
+        self.url, self.token = url, token
         self.authorization = b"authorization: Bearer %s\r\n" % token.encode()
         parts = urlsplit(url)
         self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -555,3 +559,22 @@ def test_without_httptools_the_h11_fallback_bounds_heads_too(
         assert at < 2 * LIMIT
     finally:
         protocol.loop.close()
+
+
+async def test_a_websocket_message_larger_than_a_request_body_closes_the_socket(
+    server: Server,
+) -> None:
+    # uvicorn read websocket messages up to 16 MiB before the app could refuse them.
+    url = server.url.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(
+        url,
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        additional_headers={"Authorization": f"Bearer {server.token}"},
+        max_size=None,
+    ) as socket_:
+        await socket_.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await socket_.recv())["type"] == "connection_ack"
+        await socket_.send("x" * 2_000_000)  # MODELREPO_MAX_REQUEST_BYTES is 1,000,000
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket_.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
