@@ -22,6 +22,7 @@ import pytest
 
 from app.graphql.schema import build_schema
 from tests.e2e.conftest import Api
+from tests.e2e.serving_helpers import V1, model_with_versions, predict, publish
 
 MAX_FIELDS = 5000  # Settings' defaults, which the api fixture keeps
 MAX_FRAGMENTS = 100
@@ -63,22 +64,30 @@ async def test_the_fragment_bomb_is_refused_at_once_and_others_are_answered_mean
 ) -> None:
     bomb = fragment_bomb(8)
     assert len(bomb.encode()) < 700
-    await api.gql("{ me { name } }", token=api.viewer)  # the app warmed up
+    _, versions = await model_with_versions(api, "iris", V1)
+    _, key = await publish(api, "iris-svc", [{"versionId": versions[0]}])
+    row = {"instances": [[1, 1, 1, 1]]}
+    assert (await predict(api, "iris-svc", key, row)).status_code == 200  # warmed up
+    await api.gql("{ me { name } }", token=api.viewer)
     started = time.perf_counter()
     (
         (refused, bomb_seconds),
         (small, small_seconds),
         (health, health_seconds),
+        (predicted, predict_seconds),
     ) = await asyncio.gather(
         timed(api.post(bomb, token=api.viewer)),
         timed(api.post("{ me { name } }", token=api.viewer)),
         timed(api.client.get("/healthz")),
+        timed(predict(api, "iris-svc", key, row)),
     )
     total = time.perf_counter() - started
     print(
         f"bomb refused in {bomb_seconds * 1000:.1f} ms; meanwhile a small query took"
-        f" {small_seconds * 1000:.1f} ms and /healthz {health_seconds * 1000:.1f} ms"
+        f" {small_seconds * 1000:.1f} ms, /healthz {health_seconds * 1000:.1f} ms and a"
+        f" predict {predict_seconds * 1000:.1f} ms"
     )
+    assert predicted.json() == {"predictions": [[10.5]]}
     assert messages(refused) == [
         "The query selects 10000001 fields with its fragments expanded;"
         f" at most {MAX_FIELDS} are allowed."

@@ -135,6 +135,8 @@ async def test_secret_key_and_database_cannot_be_read(api: Api, settings: Settin
         "/etc/shadow",
     ):
         assert (await attack(api, "reader", key, "read", path)).startswith("refused:"), path
+    for path in (str(data / "modelrepo.db"), "../../modelrepo.db"):  # an admin token row
+        assert (await attack(api, "reader", key, "write", path)).startswith("refused:"), path
 
 
 async def test_another_models_cached_code_cannot_be_rewritten(api: Api, settings: Settings) -> None:
