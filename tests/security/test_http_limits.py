@@ -407,7 +407,11 @@ def test_uploads_that_stop_midway_leave_no_open_file_or_memory_behind(
         socks = [stack.enter_context(server.connect()) for _ in range(8)]
         for sock in socks:
             sock.sendall(head_bytes + parts + b"a" * sent_bytes)
-        # While they wait, their spooled files are open (more than one per upload).
+        # While they wait, their spooled files are open (more than one per upload), once
+        # the server has read what was sent (on a busy machine that takes a moment).
+        deadline = time.monotonic() + SLACK
+        while process.num_fds() <= files_before + len(socks) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert process.num_fds() > files_before + len(socks)
         for sock in socks:
             received, closed_after = wait_for_close(sock, BODY_TIMEOUT + SLACK)
