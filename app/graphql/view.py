@@ -45,9 +45,9 @@ from app.graphql.context import Context
 from app.graphql.schema import ModelrepoSchema
 from app.graphql.token_sockets import TokenSocket
 from app.http.json_depth import nested_deeper, too_deep_reason
+from app.http.principal import PRINCIPAL
 from app.services.tokens import Principal
 
-PRINCIPAL = "modelrepo.principal"
 REQUEST_ID = "modelrepo.request_id"
 SOCKET = "modelrepo.socket"  # the TokenSocket of a websocket
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

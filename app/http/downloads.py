@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from app.adapters.object_store.port import ObjectStore
 from app.bootstrap import Container
-from app.graphql.view import PRINCIPAL
 from app.http.links import PACKAGE, link_key, link_problem
+from app.http.principal import PRINCIPAL
 from app.services.ids import parse_id
 from domain.errors import ValidationError
 from projections.versions import FileRow, get_versions

@@ -9,7 +9,8 @@ from typing import Any, cast
 from starlette.types import Message, Scope
 
 from app.bootstrap import Container
-from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate
+from app.graphql.view import REQUEST_ID, AuthGate
+from app.http.principal import PRINCIPAL
 from app.services.tokens import Principal
 from domain.token import Role
 

@@ -18,7 +18,8 @@ from app.adapters.event_store.memory import InMemoryEventStore
 from app.bootstrap import Container
 from app.graphql.context import Context
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
-from app.graphql.view import PRINCIPAL, REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
+from app.graphql.view import REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
+from app.http.principal import PRINCIPAL
 from app.services.log_feed import LogFeed
 from app.services.token_sessions import TokenSessions
 from app.services.tokens import Principal
