@@ -17,11 +17,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from app.monitoring.recorder import Recorder
 from app.packages.redact import without_paths
 from app.serving.batcher import Batcher
 from app.serving.cache import ModelCache
 from app.serving.loading import load_runtime, version_row
+from app.serving.recording import RequestRecorder
 from app.serving.router import WeightedRouter
 from app.serving.runtimes.base import Batch, Runtime, RuntimeFailure, RuntimeOptions
 from domain.service import ServiceStatus
@@ -98,7 +98,7 @@ class DataPlane:
         self.report_failure = report_failure
         self.options = options or RuntimeOptions()
         # Set by monitoring (None when it is off): requests and load times go there.
-        self.recorder: Recorder | None = None
+        self.recorder: RequestRecorder | None = None
         self.poll_seconds = poll_seconds
         self.services: dict[str, ServiceState] = {}
         self.by_host: dict[str, str] = {}
