@@ -4,10 +4,10 @@ record progress, and save the result as a version of a model in the OPTIMIZED li
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
@@ -18,7 +18,6 @@ from app.services.imports import ImportService
 from app.services.models import VersionSpec
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
-from app.serving.cache import ModelCache
 from domain.errors import InvalidState, NameTaken
 from domain.formats import ModelFormat
 from domain.model import Model, ModelList, ModelName, name_id
@@ -26,13 +25,21 @@ from domain.optimization import JobStatus, OptimizationJob
 from domain.rules import NAME_MAX, clean_name
 from domain.version import ModelVersion
 from projections.base import Reader
-from projections.versions import files
+from projections.versions import FileRow, files
 
 SUFFIX = "-optimized"
 
 
 def default_target(model_name: str) -> str:
     return model_name[: NAME_MAX - len(SUFFIX)].rstrip() + SUFFIX
+
+
+class PackageCache(Protocol):
+    """Where a version's files are copied to a local folder: the process's one model cache
+    (app.serving.cache.ModelCache), which bootstrap passes in."""
+
+    async def fetch(self, prefix: str, files: Sequence[FileRow]) -> Path:
+        """The local folder holding these files, checked against them."""
 
 
 class OptimizationService:
@@ -42,7 +49,7 @@ class OptimizationService:
         projector: ReadModelSync,
         imports: ImportService,
         db: Reader,
-        cache: ModelCache,
+        cache: PackageCache,
     ) -> None:
         self.repo = repository
         self.commands = Commands(repository, projector)
