@@ -13,6 +13,7 @@ from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.adapters.sql.port import Database
 from app.batch.worker import BatchWorker
 from app.monitoring.monitor import Monitoring, build_monitoring
+from app.optimize.pipeline import preflight
 from app.optimize.worker import OptimizationWorker
 from app.sandbox import Sandbox
 from app.services.batch_jobs import BatchService
@@ -223,7 +224,9 @@ async def build(settings: Settings) -> Container:
     )
     # One per process: serving, batch runs and optimizations share its locks and records.
     cache = ModelCache(settings.data_dir / "cache", storage)
-    optimizations = OptimizationService(repository, projector, imports, db, cache)
+    optimizations = OptimizationService(
+        repository, projector, imports, db, cache, preflight=preflight
+    )
     container = Container(
         settings=settings,
         db=db,

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from app.adapters.event_store.port import ConcurrencyConflict, EventMeta
-from app.optimize.pipeline import preflight
 from app.services.ids import parse_id
 from app.services.import_sources import LocalSource
 from app.services.imports import ImportService
@@ -28,6 +27,11 @@ from projections.base import Reader
 from projections.versions import FileRow, files
 
 SUFFIX = "-optimized"
+
+# Checks a job's example input against the source model before the job is accepted: raises
+# ValidationError (blocking; run in a thread). app.optimize.pipeline.preflight, passed in
+# by bootstrap: the optimizers sit above the services that record their jobs.
+Preflight = Callable[[Path, str, str | None, Any], None]
 
 
 def default_target(model_name: str) -> str:
@@ -50,12 +54,15 @@ class OptimizationService:
         imports: ImportService,
         db: Reader,
         cache: PackageCache,
+        *,
+        preflight: Preflight,
     ) -> None:
         self.repo = repository
         self.commands = Commands(repository, projector)
         self.imports = imports
         self.db = db
         self.cache = cache
+        self.preflight = preflight
 
     async def request(
         self,
@@ -80,7 +87,7 @@ class OptimizationService:
         )
         package = await self.package(version)
         await asyncio.to_thread(
-            preflight,
+            self.preflight,
             package,
             version.model_format,
             version.source.get("model_file") or None,
