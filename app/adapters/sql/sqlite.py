@@ -38,7 +38,8 @@ from typing import Any, TypeVar
 from app.adapters.sql.port import Database, DatabaseUnavailable, ExpectationFailed, Row, Tx
 
 T = TypeVar("T")
-_PLACEHOLDER = re.compile(r"\$(\d+)")
+# A placeholder, or text where "$1" is not one: a quoted literal or identifier, a comment.
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\$(\d+)")
 BUSY_TIMEOUT_MS = 30_000
 INLINE_BUDGET_S = 0.002
 CHECKPOINT_EVERY = 256
@@ -46,8 +47,9 @@ CHECKPOINT_EVERY = 256
 
 @functools.lru_cache(maxsize=1024)
 def _sql(sql: str) -> str:
-    """``$1`` placeholders (PostgreSQL's, which the SQL is written in) to ``?1``."""
-    return _PLACEHOLDER.sub(r"?\1", sql)
+    """``$1`` placeholders (PostgreSQL's, which the SQL is written in) to ``?1``; the
+    statement's text is otherwise left as it is (``'$1'`` stays a string)."""
+    return _PLACEHOLDER.sub(lambda m: m[0] if m[1] is None else f"?{m[1]}", sql)
 
 
 def sqlite_path(url: str) -> str:
