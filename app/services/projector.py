@@ -13,8 +13,8 @@ durable (Database.transaction(durable=False)): a crash can only lose what the lo
 applies again.
 
 Where the store can (PostgreSQL), a command that finds nothing else being appended or
-projected in this process appends and projects in one durable transaction, sent as one
-message (append_and_apply): it predicts its events' positions (right after this
+projected in this process appends and projects in one durable transaction
+(append_and_apply): it predicts its events' positions (right after this
 projector's) and time, the database checks them, and a wrong prediction writes nothing
 and sends the command the usual way.
 """
@@ -162,7 +162,7 @@ class Projector:
         self, events: Sequence[NewEvent], meta: EventMeta
     ) -> list[RecordedEvent] | None:
         """When nothing else is being projected here and the store can: append ``events``
-        and apply them to every read model in one durable transaction and one round trip,
+        and apply them to every read model in one durable transaction,
         predicting their positions (right after this projector's) and time (now). Returns
         them as recorded, or None, having written nothing, when this cannot be done or the
         prediction was wrong (another process appended, an earlier append left a gap in
@@ -283,7 +283,7 @@ class Projector:
         is cheaper than locking them in name order first (SELECT ... FOR UPDATE writes
         each row twice)."""
         if self.db.dialect == "postgres":
-            await tx.execute(f"SELECT pg_advisory_xact_lock({POSITIONS_LOCK_KEY})")
+            await tx.execute("SELECT pg_advisory_xact_lock($1)", POSITIONS_LOCK_KEY)
 
     async def _lock_positions(self, tx: Tx) -> dict[str, int]:
         await self._serialize(tx)

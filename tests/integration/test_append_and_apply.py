@@ -56,7 +56,7 @@ async def test_an_uncontended_command_appends_and_projects_in_one_transaction(
     container.db.transaction = transaction  # type: ignore[method-assign]
     _, version = await container.models.import_version(model.id, VersionSpec("PMML"), meta=META)
     assert records == []  # not appended the usual way
-    assert transactions == [{"pipelined": True}]  # but with its projection, in one
+    assert transactions == [{}]  # but with its projection, in one
     vid = str(version.id)
     assert container.created_versions.take(vid) == (await get_versions(container.db, [vid]))[vid]
     log = await positions_and_times(container)

@@ -113,8 +113,8 @@ class EventStore(ABC):
 
     def appending_transaction(self) -> AbstractAsyncContextManager[Tx] | None:
         """A read-model transaction that can also hold an append (:meth:`append_within`),
-        all of it committed as one durable transaction in one round trip; None where the
-        store cannot (its database is not the read models', or a round trip costs little)."""
+        all of it committed as one durable transaction; None where the store cannot (its
+        database is not the read models')."""
         return None
 
     async def append_within(

@@ -61,7 +61,9 @@ SCHEMA = (
 
 # The append is one function call, so one round trip in its own implicit transaction: the
 # table lock is held only while the server inserts and commits, never across a network
-# round trip, which is what bounds append throughput under contention. The time is the
+# round trip, which is what bounds append throughput under contention (append_within, the
+# exception, holds it until its transaction commits: the projector only does that when
+# nothing else is being appended or projected in its process). The time is the
 # appending process's clock (p_at), never earlier than the last event's (so time order =
 # position order even if a clock steps back or two processes' clocks differ). ORDER BY
 # the ordinality draws positions in the caller's order.
@@ -170,9 +172,9 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 class PostgresEventStore(EventStore):
     """Appends notify other processes' listeners (see APPEND_FUNCTION). A process that
     listens itself checks every LISTENERS_CHECK_SECONDS whether any other process does;
-    while none does, its one-message appends (append_within) notify nobody, which spares
-    on every write waking the PostgreSQL process behind its listening connection, and then
-    itself, for a notice of its own append.
+    while none does, its appends with their projection (append_within) notify nobody,
+    which spares on every write waking the PostgreSQL process behind its listening
+    connection, and then itself, for a notice of its own append.
     A process that starts listening meanwhile finds those appends within its followers'
     poll interval; from the next check on, it is notified again."""
 
@@ -248,7 +250,7 @@ class PostgresEventStore(EventStore):
         ]
 
     def appending_transaction(self) -> AbstractAsyncContextManager[Tx]:
-        return self._db.transaction(pipelined=True)
+        return self._db.transaction()
 
     async def append_within(
         self,

@@ -38,6 +38,7 @@ class ConnectionPool:
         connect_timeout: float,
         init: Init | None = None,
         server_settings: Mapping[str, str] | None = None,
+        statement_cache_size: int = 100,
     ) -> None:
         if not 0 < min_size <= max_size:
             raise ValueError(f"need 0 < min_size <= max_size, got {min_size}, {max_size}")
@@ -47,6 +48,7 @@ class ConnectionPool:
         self._connect_timeout = connect_timeout
         self._init = init
         self._server_settings = dict(server_settings or {})
+        self._statement_cache_size = statement_cache_size
         self._idle: list[asyncpg.Connection] = []
         # Acquirers waiting for a connection: given one, or None to open their own.
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
@@ -76,7 +78,10 @@ class ConnectionPool:
         self._size += 1
         try:
             conn = await asyncpg.connect(
-                self.dsn, timeout=self._connect_timeout, server_settings=self._server_settings
+                self.dsn,
+                timeout=self._connect_timeout,
+                server_settings=self._server_settings,
+                statement_cache_size=self._statement_cache_size,
             )
         except BaseException:
             self._size -= 1
