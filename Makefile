@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed-stamp
 # pip itself, and pip-tools for `make lock` (in a venv of its own, inside .venv)
 PIP_VERSION := 26.3
 PIP_TOOLS_VERSION := 7.6.2
-PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+# (twice quiet: only errors; once, pip warns about every package missing from the
+# machine's local extra indexes)
+PIP_INSTALL := $(PY) -m pip install --quiet --quiet --disable-pip-version-check
 LOCK_VENV := $(VENV)/lock-tools
 PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
 	--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
@@ -50,8 +52,8 @@ $(STAMP): $(RUNTIME_STAMP) $(DEV_LOCK)
 # find-links); pip-compile sees what pip sees, so the lock is made with pip, not uv.
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCK_VENV) && \
-		$(LOCK_VENV)/bin/pip install --quiet 'pip==$(PIP_VERSION)' && \
-		$(LOCK_VENV)/bin/pip install --quiet 'pip-tools==$(PIP_TOOLS_VERSION)' )
+		$(LOCK_VENV)/bin/pip install --quiet --quiet 'pip==$(PIP_VERSION)' && \
+		$(LOCK_VENV)/bin/pip install --quiet --quiet 'pip-tools==$(PIP_TOOLS_VERSION)' )
 	mkdir -p requirements
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev --output-file $(DEV_LOCK) pyproject.toml
 	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --constraint $(DEV_LOCK) --output-file $(RUNTIME_LOCK) pyproject.toml
@@ -77,7 +79,8 @@ run: $(RUNTIME_STAMP) $(WEB_BUILD)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports --no-cache
+	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "lint-imports: $$(echo "$$out" | tail -n 1)"
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
