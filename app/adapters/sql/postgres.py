@@ -1,31 +1,42 @@
-"""PostgreSQL through asyncpg connections (a pool of our own: :mod:`app.adapters.sql.pg_pool`).
+"""PostgreSQL through asyncpg: its pool, its connections, its prepared statements.
 
 Every statement goes through asyncpg's public API with its values as bound parameters
 (``conn.execute/fetch/executemany(sql, *args)``); asyncpg prepares each statement once per
 connection and keeps it in its statement cache. A transaction runs statement by statement
 inside asyncpg's ``conn.transaction()``. Read-model transactions (``durable=False``) use
 connections whose commits do not wait for the WAL flush (``synchronous_commit`` off, set
-when the connection opens).
+when the connection opens). The pools are asyncpg's (``asyncpg.create_pool``), with
+``reset`` (a documented parameter) set to skip the default reset query; asyncpg still
+rolls back a transaction left open and replaces a connection that broke or whose query was
+cancelled.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-from app.adapters.sql.pg_pool import ConnectionPool
 from app.adapters.sql.port import Database, DatabaseUnavailable, Row, Tx, mask_url
 
 # Statements kept prepared per connection (asyncpg's default is 100): the read models'
 # handlers and queries together use a few hundred distinct statements.
 STATEMENT_CACHE_SIZE = 1024
+CLOSE_TIMEOUT_S = 10
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing. asyncpg rolls back a transaction left open before it
+    calls this; nothing here changes session state otherwise (settings are SET LOCAL,
+    advisory locks are transaction-scoped, LISTEN has a connection of its own), so the
+    default reset (RESET ALL, UNLISTEN *, ...: a round trip per release) is not needed."""
 
 
 class PostgresTx(Tx):
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
         self.conn = conn
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -43,8 +54,8 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self.url = url
-        self._pool: ConnectionPool | None = None
-        self._derived: ConnectionPool | None = None  # transaction(durable=False)
+        self._pool: asyncpg.Pool | None = None
+        self._derived: asyncpg.Pool | None = None  # transaction(durable=False)
         self._min_size = min_size
         self._max_size = max_size
         # Server process ids of the pool's connections: a notification from one of them
@@ -52,7 +63,7 @@ class PostgresDatabase(Database):
         self.backend_pids: set[int] = set()
 
     @property
-    def pool(self) -> ConnectionPool:
+    def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise DatabaseUnavailable(f"database {mask_url(self.url)} is not open")
         return self._pool
@@ -75,17 +86,17 @@ class PostgresDatabase(Database):
 
     async def _open_pool(
         self, min_size: int, max_size: int, server_settings: dict[str, str] | None = None
-    ) -> ConnectionPool:
-        pool = ConnectionPool(
+    ) -> asyncpg.Pool:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
             self.dsn,
             min_size=min_size,
             max_size=max_size,
-            connect_timeout=10,
+            timeout=10,
             init=self._remember_pid,
+            reset=_keep_session,
             server_settings=server_settings,
             statement_cache_size=STATEMENT_CACHE_SIZE,
         )
-        await pool.open()
         return pool
 
     async def _remember_pid(self, conn: asyncpg.Connection) -> None:
@@ -94,7 +105,10 @@ class PostgresDatabase(Database):
     async def close(self) -> None:
         for pool in (self._pool, self._derived):
             if pool is not None:
-                await pool.close()
+                try:  # waits for connections in use to come back, for a while
+                    await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    pool.terminate()
         self._pool = self._derived = None
 
     @asynccontextmanager
