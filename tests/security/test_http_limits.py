@@ -227,26 +227,32 @@ def test_an_endless_trailer_after_a_chunked_body_gets_431_and_the_server_does_no
     assert growth < 5 * 1024 * 1024, (growth, sent)
 
 
+def dribble(sock: socket.socket) -> tuple[bytes, float]:
+    """Send a byte every 0.25 s until the server closes (or timeout + slack): what came
+    back, and the seconds it took."""
+    started = time.monotonic()
+    sock.settimeout(0.25)
+    received = b""
+    while time.monotonic() - started < HEAD_TIMEOUT + SLACK:
+        try:
+            sock.sendall(b"a")
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received, time.monotonic() - started
+
+
 def test_a_head_dribbled_a_byte_at_a_time_gets_408_after_the_header_timeout(
     server: Server,
 ) -> None:
     with server.connect() as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: test\r\nx-slow: ")
-        started = time.monotonic()
-        sock.settimeout(0.25)
-        received = b""
-        while time.monotonic() - started < HEAD_TIMEOUT + SLACK:
-            try:
-                sock.sendall(b"a")
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            if not chunk:
-                break
-            received += chunk
-        closed_after = time.monotonic() - started
+        received, closed_after = dribble(sock)
     assert received.startswith(b"HTTP/1.1 408 "), received[:100]
     assert closed_after < HEAD_TIMEOUT + SLACK
 
@@ -337,20 +343,7 @@ def test_a_chunked_body_whose_trailers_dribble_gets_408(server: Server) -> None:
             + b"content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
             + b"%x\r\n%s\r\n0\r\nx-slow: " % (len(TYPENAME), TYPENAME)
         )
-        started = time.monotonic()
-        sock.settimeout(0.25)
-        received = b""
-        while time.monotonic() - started < HEAD_TIMEOUT + SLACK:
-            try:
-                sock.sendall(b"a")
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            if not chunk:
-                break
-            received += chunk
+        received, _ = dribble(sock)
     assert received.startswith(b"HTTP/1.1 408 "), received[:100]
 
 
