@@ -33,16 +33,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        bootstrap_admin_token=False,
-        batch_worker=False,
-        optimization_worker=False,
-        max_json_depth=MAX_JSON_DEPTH,
-        max_request_bytes=MAX_REQUEST_BYTES,
-    )
+def settings(settings: Settings) -> Settings:
+    """The e2e suite's settings with this module's limits."""
+    update = {"max_json_depth": MAX_JSON_DEPTH, "max_request_bytes": MAX_REQUEST_BYTES}
+    return settings.model_copy(update=update)
 
 
 def nested(depth: int) -> str:
