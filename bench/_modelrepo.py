@@ -20,7 +20,9 @@ from app.adapters.event_store.port import EventMeta
 from app.bootstrap import Container, build
 from app.services.models import VersionSpec
 from app.settings import Settings
-from domain.model import Model, ModelList, ModelName
+from domain.model import Model, ModelList
+from domain.names import NameClaim
+from domain.rules import name_key
 from domain.version import ModelVersion
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +170,9 @@ async def seed(
             aggregates: list[Any] = []
             for i in range(first, min(stop, first + MODELS_PER_APPEND)):
                 model = Model.register(seed_name(i), ModelList.ORIGINAL, None, {})
-                claim = ModelName.claim_new(ModelList.ORIGINAL, model.name, model.id)
+                claim = NameClaim.claim_new(
+                    ModelList.ORIGINAL.names, name_key(model.name), model.name, model.id
+                )
                 versions = [
                     ModelVersion.import_metadata(
                         model.id,

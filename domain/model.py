@@ -1,23 +1,27 @@
-"""The Model aggregate (a named family of versions) and its name claim."""
+"""The Model aggregate: a named family of versions."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import AlreadyDeleted, NameTaken
+from domain.errors import AlreadyDeleted
+from domain.names import Namespace, claim_id
 from domain.rules import clean_description, clean_name, clean_tags, name_key
-
-_NAMES = uuid5(NAMESPACE_URL, "modelrepo:model-names")
 
 
 class ModelList(StrEnum):
     ORIGINAL = "ORIGINAL"
     OPTIMIZED = "OPTIMIZED"
+
+    @property
+    def names(self) -> Namespace:
+        """Where a model's name is unique: its list."""
+        return Namespace(f"models/{self.value}")
 
 
 class Model(Aggregate):
@@ -88,43 +92,6 @@ class Model(Aggregate):
         self.deleted = True
 
 
-class ModelName(Aggregate):
-    """Claims a model name within one list. Its id is derived from the list and the
-    normalized name, so two concurrent claims of one name conflict at version 1."""
-
-    @staticmethod
-    def create_id(model_list: str, key: str, **_: Any) -> UUID:
-        return name_id(ModelList(model_list), key)
-
-    @event("Claimed")
-    def __init__(self, model_list: str, key: str, name: str, model_id: UUID) -> None:
-        self.model_list = model_list
-        self.key = key
-        self.name = name
-        self.model_id: UUID | None = model_id
-
-    @classmethod
-    def claim_new(cls, model_list: ModelList, name: str, model_id: UUID) -> ModelName:
-        return cls(model_list=model_list.value, key=name_key(name), name=name, model_id=model_id)
-
-    def claim(self, name: str, model_id: UUID) -> None:
-        if self.model_id is not None:
-            raise NameTaken(self.name, self.model_list)
-        self._reclaimed(name=name, model_id=model_id)
-
-    @event("Reclaimed")
-    def _reclaimed(self, name: str, model_id: UUID) -> None:
-        self.name = name
-        self.model_id = model_id
-
-    def release(self) -> None:
-        if self.model_id is not None:
-            self._released()
-
-    @event("Released")
-    def _released(self) -> None:
-        self.model_id = None
-
-
 def name_id(model_list: ModelList, name: str) -> UUID:
-    return uuid5(_NAMES, f"{model_list.value}/{name_key(name)}")
+    """The id of the claim of ``name`` in ``model_list``."""
+    return claim_id(model_list.names, name_key(name))

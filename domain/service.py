@@ -10,13 +10,13 @@ import math
 import re
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import AlreadyDeleted, InvalidState, NameTaken, ValidationError
+from domain.errors import AlreadyDeleted, InvalidState, ValidationError
+from domain.names import Namespace, claim_id
 
-_NAMES = uuid5(NAMESPACE_URL, "modelrepo:service-names")
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 MAX_INSTANCES = 64
 MAX_DEPLOYMENTS = 10
@@ -47,7 +47,8 @@ def clean_service_name(name: str) -> str:
 
 
 def service_name_id(name: str) -> UUID:
-    return uuid5(_NAMES, clean_service_name(name))
+    """The id of the claim of the service name ``name``."""
+    return claim_id(Namespace.SERVICES, clean_service_name(name))
 
 
 def deployment(
@@ -291,36 +292,6 @@ class Service(Aggregate):
     @event("Deleted")
     def _deleted(self) -> None:
         self.deleted = True
-
-
-class ServiceName(Aggregate):
-    """Claims a service name; its id is derived from the name."""
-
-    @staticmethod
-    def create_id(name: str, **_: Any) -> UUID:
-        return service_name_id(name)
-
-    @event("Claimed")
-    def __init__(self, name: str, service_id: UUID) -> None:
-        self.name = name
-        self.service_id: UUID | None = service_id
-
-    def claim(self, service_id: UUID) -> None:
-        if self.service_id is not None:
-            raise NameTaken(self.name, kind="service")
-        self._reclaimed(service_id=service_id)
-
-    @event("Reclaimed")
-    def _reclaimed(self, service_id: UUID) -> None:
-        self.service_id = service_id
-
-    def release(self) -> None:
-        if self.service_id is not None:
-            self._released()
-
-    @event("Released")
-    def _released(self) -> None:
-        self.service_id = None
 
 
 def _check_unique(deployments: list[Deployment]) -> None:

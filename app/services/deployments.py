@@ -18,10 +18,10 @@ from app.services.keys import KeyVault, hash_key, new_access_key, new_host_id
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
 from domain.errors import ValidationError
+from domain.names import NameClaim, Namespace
 from domain.service import (
     Deployment,
     Service,
-    ServiceName,
     ServiceStatus,
     deployment,
     service_name_id,
@@ -92,11 +92,13 @@ class ServiceManager:
             await self.keys.store(str(service.id), key)
             for version, _ in chosen:
                 version.attach(str(service.id))
-            claim = await self.repo.find(service_name_id(service.name), ServiceName)
+            claim = await self.repo.find(service_name_id(service.name), NameClaim)
             if claim is None:
-                claim = ServiceName(name=service.name, service_id=service.id)
+                claim = NameClaim.claim_new(
+                    Namespace.SERVICES, service.name, service.name, service.id
+                )
             else:
-                claim.claim(service.id)
+                claim.claim(service.name, service.id)
             await self.commands.save(claim, service, *(v for v, _ in chosen), meta=meta)
             return service
 
@@ -218,7 +220,7 @@ class ServiceManager:
         async def command() -> Service:
             service = await self.repo.get(sid, Service, kind="service")
             service.delete()
-            claim = await self.repo.get(service_name_id(service.name), ServiceName, kind="name")
+            claim = await self.repo.get(service_name_id(service.name), NameClaim, kind="name")
             claim.release()
             versions = [
                 await self.repo.get(UUID(d["version_id"]), ModelVersion, kind="version")

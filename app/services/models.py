@@ -14,7 +14,9 @@ from app.services.ids import parse_id
 from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
 from domain.errors import InUse, ValidationError
-from domain.model import Model, ModelList, ModelName, name_id
+from domain.model import Model, ModelList, name_id
+from domain.names import NameClaim
+from domain.rules import name_key
 from domain.service import Service
 from domain.version import ModelVersion, version_id
 
@@ -56,9 +58,11 @@ class ModelService:
         async def command() -> tuple[Model, ModelVersion]:
             model = Model.register(name, model_list, description, tags or {})
             version = _new_version(model, spec)
-            claim = await self.repo.find(name_id(model_list, model.name), ModelName)
+            claim = await self.repo.find(name_id(model_list, model.name), NameClaim)
             if claim is None:
-                claim = ModelName.claim_new(model_list, model.name, model.id)
+                claim = NameClaim.claim_new(
+                    model_list.names, name_key(model.name), model.name, model.id
+                )
             else:
                 claim.claim(model.name, model.id)
             await self.commands.save(claim, model, version, meta=meta)
@@ -108,7 +112,7 @@ class ModelService:
             model = await self.repo.get(mid, Model, kind="model")
             model.delete()
             claim = await self.repo.get(
-                name_id(ModelList(model.model_list), model.name), ModelName, kind="model name"
+                name_id(ModelList(model.model_list), model.name), NameClaim, kind="model name"
             )
             claim.release()
             versions = await asyncio.gather(
@@ -186,8 +190,8 @@ class ModelService:
             claim_id = name_id(model_list, name)
         except ValidationError:
             return None  # never a valid name, so never held
-        claim = await self.repo.find(claim_id, ModelName, as_of=as_of)
-        return None if claim is None else claim.model_id
+        claim = await self.repo.find(claim_id, NameClaim, as_of=as_of)
+        return None if claim is None else claim.owner_id
 
 
 def _new_version(model: Model, spec: VersionSpec) -> ModelVersion:

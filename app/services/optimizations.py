@@ -19,7 +19,8 @@ from app.services.projector import ReadModelSync
 from app.services.repository import Commands, Repository
 from domain.errors import InvalidState, NameTaken
 from domain.formats import ModelFormat
-from domain.model import Model, ModelList, ModelName, name_id
+from domain.model import Model, ModelList, name_id
+from domain.names import NameClaim
 from domain.optimization import JobStatus, OptimizationJob
 from domain.rules import NAME_MAX, clean_name
 from domain.version import ModelVersion
@@ -161,10 +162,10 @@ class OptimizationService:
             },
         )
         for _ in range(3):
-            claim = await self.repo.find(name_id(ModelList.OPTIMIZED, job.target_model), ModelName)
-            if claim is not None and claim.model_id is not None:
+            claim = await self.repo.find(name_id(ModelList.OPTIMIZED, job.target_model), NameClaim)
+            if claim is not None and claim.owner_id is not None:
                 _, version = await self.imports.import_version(
-                    claim.model_id, spec, local, meta=meta
+                    claim.owner_id, spec, local, meta=meta
                 )
                 return version
             try:

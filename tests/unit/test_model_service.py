@@ -25,7 +25,7 @@ async def test_import_creates_model_and_v1_atomically() -> None:
     assert (version.number, version.runtime, version.status) == (1, "onnxruntime", "READY")
     log = await store.read_log()
     assert {e.topic.rpartition(":")[2] for e in log} == {
-        "ModelName.Claimed",
+        "NameClaim.Claimed",
         "Model.Registered",
         "Model.VersionAllocated",
         "ModelVersion.Imported",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from app.bootstrap import all_projections
 from domain.batch import BatchJob, BatchRun
-from domain.model import Model, ModelName
+from domain.model import Model
+from domain.names import NameClaim
 from domain.optimization import OptimizationJob
-from domain.service import Service, ServiceName
+from domain.service import Service
 from domain.token import ApiToken
 from domain.training import TrainingTask
 from domain.version import ModelVersion
@@ -15,12 +16,11 @@ AGGREGATES = {
     cls.__name__: cls
     for cls in (
         Model,
-        ModelName,
+        NameClaim,
         ModelVersion,
         ApiToken,
         TrainingTask,
         Service,
-        ServiceName,
         BatchJob,
         BatchRun,
         OptimizationJob,

@@ -23,7 +23,9 @@ from app.graphql.pagination import (
 from app.graphql.permissions import IsViewer
 from projections.audit import AuditRow, list_audit, split_topic
 
-_HIDDEN = {"timestamp", "originator_topic"}
+# The library's bookkeeping: when the event object was made, the aggregate class, and the
+# version of an event class whose older events are upcast on reading (NameClaim's).
+_HIDDEN = {"timestamp", "originator_topic", "class_version"}
 # Hashes of API tokens and service access keys: not secrets, but nobody's business.
 _REDACTED = {"token_hash", "key_hash"}
 

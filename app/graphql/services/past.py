@@ -10,8 +10,9 @@ from app.graphql.context import Info
 from app.graphql.services.types import Deployment, Revision, Service
 from app.services.replay import replay
 from domain.errors import ValidationError
+from domain.names import NameClaim
 from domain.service import Service as ServiceAggregate
-from domain.service import ServiceName, service_name_id
+from domain.service import service_name_id
 from projections.audit import split_topic
 from projections.services import DeploymentRow, RevisionRow, ServiceRow
 
@@ -24,10 +25,10 @@ async def service_id_by_name_as_of(info: Info, name: str, as_of: datetime) -> st
         claim_id = service_name_id(name)
     except ValidationError:
         return None  # never a valid name, so never held
-    claim = await replay(info.context.container.repository, claim_id, ServiceName, as_of)
-    if claim is None or claim.state.service_id is None:
+    claim = await replay(info.context.container.repository, claim_id, NameClaim, as_of)
+    if claim is None or claim.state.owner_id is None:
         return None
-    return str(claim.state.service_id)
+    return str(claim.state.owner_id)
 
 
 async def service_as_of(info: Info, service_id: str, as_of: datetime) -> Service | None:
