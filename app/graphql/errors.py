@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from strawberry import ExceptionHandler
+from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from app.services import imports
 from domain import errors as domain
@@ -49,31 +54,90 @@ class InUse(Error):
     services: list[str]
 
 
-ErrorType = (
-    ValidationError
-    | NameTaken
-    | NotFound
-    | AlreadyDeleted
-    | InvalidState
-    | SourceUnavailable
-    | InUse
+# Strawberry turns a domain error that a resolver raises into its union member, in the
+# fields whose union has that member: the first handler here (in this order) whose
+# exception and member fit. A domain error whose member a field's union lacks reaches the
+# caller as a GraphQL error with its message (schema.py does not mask domain errors).
+
+
+class ValidationErrorHandler(ExceptionHandler[domain.ValidationError, ValidationError]):
+    def handle(
+        self, exception: domain.ValidationError, *, field: StrawberryField, info: Info
+    ) -> ValidationError:
+        return ValidationError(message=str(exception), field=exception.field)
+
+
+class NameTakenHandler(ExceptionHandler[domain.NameTaken, NameTaken]):
+    def handle(
+        self, exception: domain.NameTaken, *, field: StrawberryField, info: Info
+    ) -> NameTaken:
+        return NameTaken(message=str(exception), name=exception.name)
+
+
+class NotFoundHandler(ExceptionHandler[domain.NotFound, NotFound]):
+    def handle(self, exception: domain.NotFound, *, field: StrawberryField, info: Info) -> NotFound:
+        return NotFound(message=str(exception), kind=exception.kind)
+
+
+class AlreadyDeletedHandler(ExceptionHandler[domain.AlreadyDeleted, AlreadyDeleted]):
+    def handle(
+        self, exception: domain.AlreadyDeleted, *, field: StrawberryField, info: Info
+    ) -> AlreadyDeleted:
+        return AlreadyDeleted(message=str(exception), kind=exception.kind)
+
+
+class InUseHandler(ExceptionHandler[domain.InUse, InUse]):
+    def handle(self, exception: domain.InUse, *, field: StrawberryField, info: Info) -> InUse:
+        return InUse(message=str(exception), services=exception.services)
+
+
+class SourceUnavailableHandler(ExceptionHandler[imports.SourceUnavailable, SourceUnavailable]):
+    def handle(
+        self, exception: imports.SourceUnavailable, *, field: StrawberryField, info: Info
+    ) -> SourceUnavailable:
+        return SourceUnavailable(message=str(exception))
+
+
+class InvalidStateHandler(ExceptionHandler[domain.InvalidState, InvalidState]):
+    def handle(
+        self, exception: domain.InvalidState, *, field: StrawberryField, info: Info
+    ) -> InvalidState:
+        return InvalidState(message=str(exception), kind=exception.kind, state=exception.state)
+
+
+MAPPED: tuple[type[domain.DomainError], ...] = (
+    domain.ValidationError,
+    domain.NameTaken,
+    domain.NotFound,
+    domain.AlreadyDeleted,
+    domain.InUse,
+    imports.SourceUnavailable,
+    domain.InvalidState,
 )
 
 
-def to_error(exc: domain.DomainError) -> ErrorType:
-    """The union member for a domain error."""
-    if isinstance(exc, domain.ValidationError):
-        return ValidationError(message=str(exc), field=exc.field)
-    if isinstance(exc, domain.NameTaken):
-        return NameTaken(message=str(exc), name=exc.name)
-    if isinstance(exc, domain.NotFound):
-        return NotFound(message=str(exc), kind=exc.kind)
-    if isinstance(exc, domain.AlreadyDeleted):
-        return AlreadyDeleted(message=str(exc), kind=exc.kind)
-    if isinstance(exc, domain.InUse):
-        return InUse(message=str(exc), services=exc.services)
-    if isinstance(exc, imports.SourceUnavailable):
-        return SourceUnavailable(message=str(exc))
-    if isinstance(exc, domain.InvalidState):
-        return InvalidState(message=str(exc), kind=exc.kind, state=exc.state)
-    return ValidationError(message=str(exc), field="")
+class OtherDomainErrorHandler(ExceptionHandler[domain.DomainError, ValidationError]):
+    """Any other domain error (one without a member of its own) as a ValidationError
+    without a field. It declines the errors that have a member (``MAPPED``): where the
+    field's union lacks that member, they stay GraphQL errors. Last in the list: a
+    feature's handler for an error of its own (ImportFailed) comes before it."""
+
+    def handle(
+        self, exception: domain.DomainError, *, field: StrawberryField, info: Info
+    ) -> ValidationError | None:
+        if isinstance(exception, MAPPED):
+            return None
+        return ValidationError(message=str(exception), field="")
+
+
+DOMAIN_ERRORS: tuple[ExceptionHandler[Any, Any], ...] = (
+    ValidationErrorHandler(),
+    NameTakenHandler(),
+    NotFoundHandler(),
+    AlreadyDeletedHandler(),
+    InUseHandler(),
+    SourceUnavailableHandler(),
+    InvalidStateHandler(),
+)
+"""One handler per domain error with a union member (schema.py adds the feature's own
+and then OtherDomainErrorHandler)."""

@@ -36,12 +36,13 @@ from app.graphql._runner import LeanExtensionsRunner
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.cost import Limits
+from app.graphql.errors import DOMAIN_ERRORS, OtherDomainErrorHandler
 from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.inputs import UPLOAD_SCALAR
 from app.graphql.models.links import DownloadLinkMutations
-from app.graphql.models.mutations import ModelMutations
+from app.graphql.models.mutations import ImportFailedHandler, ModelMutations
 from app.graphql.models.queries import ModelQueries
 from app.graphql.monitoring.queries import MonitoringQueries
 from app.graphql.optimize.schema import OptimizationMutations, OptimizationQueries
@@ -288,6 +289,8 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # Domain errors as union members; the first handler that fits answers.
+        exception_handlers=(*DOMAIN_ERRORS, ImportFailedHandler(), OtherDomainErrorHandler()),
         extensions=extensions,
         config=StrawberryConfig(
             scalar_map={BigInt: BIG_INT_SCALAR, Upload: UPLOAD_SCALAR},

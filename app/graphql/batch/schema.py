@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from app.graphql.batch.types import (
     ScheduleInput,
 )
 from app.graphql.context import Info
-from app.graphql.errors import NotFound, to_error
+from app.graphql.errors import NotFound
 from app.graphql.pagination import (
     Connection,
     check_first,
@@ -33,7 +32,6 @@ from app.graphql.pagination import (
 )
 from app.graphql.permissions import IsEditor, IsViewer
 from domain.batch import BatchJob as JobAggregate
-from domain.errors import DomainError
 from domain.errors import ValidationError as DomainValidationError
 from projections.batch import get_job, list_jobs, runs_of
 
@@ -46,11 +44,7 @@ def _steps(raw: object) -> list[dict[str, Any]]:
     return raw
 
 
-async def _job(info: Info, run: Callable[[], Awaitable[JobAggregate]]) -> JobResult:
-    try:
-        job = await run()
-    except DomainError as exc:
-        return to_error(exc)  # type: ignore[return-value]
+async def _job(info: Info, job: JobAggregate) -> JobResult:
     row = await get_job(info.context.container.db, str(job.id))
     if row is None:  # deleted
         return NotFound(message=f"batch job {job.id} was deleted", kind="batch job")
@@ -103,18 +97,15 @@ class BatchMutations:
     async def create_batch_job(self, info: Info, input: BatchJobInput) -> JobResult:
         batch = info.context.container.batch
         schedule = (input.schedule or ScheduleInput()).to_dict()
-
-        async def run() -> JobAggregate:
-            return await batch.create_job(
-                input.name,
-                input.version_id,
-                input.spec(),
-                schedule,
-                _steps(input.steps),
-                meta=info.context.meta(),
-            )
-
-        return await _job(info, run)
+        job = await batch.create_job(
+            input.name,
+            input.version_id,
+            input.spec(),
+            schedule,
+            _steps(input.steps),
+            meta=info.context.meta(),
+        )
+        return await _job(info, job)
 
     @strawberry.mutation(
         permission_classes=[IsEditor], description="Change later runs; created runs keep theirs."
@@ -129,52 +120,41 @@ class BatchMutations:
         output_uri: str | None = None,
     ) -> JobResult:
         batch = info.context.container.batch
-
-        async def run() -> JobAggregate:
-            return await batch.update_job(
-                job_id,
-                spec={"output_uri": output_uri} if output_uri else None,
-                schedule=schedule.to_dict() if schedule else None,
-                steps=_steps(steps) if steps is not None else None,
-                version_id=str(version_id) if version_id else None,
-                meta=info.context.meta(),
-            )
-
-        return await _job(info, run)
+        job = await batch.update_job(
+            job_id,
+            spec={"output_uri": output_uri} if output_uri else None,
+            schedule=schedule.to_dict() if schedule else None,
+            steps=_steps(steps) if steps is not None else None,
+            version_id=str(version_id) if version_id else None,
+            meta=info.context.meta(),
+        )
+        return await _job(info, job)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def pause_batch_job(self, info: Info, job_id: strawberry.ID) -> JobResult:
         batch = info.context.container.batch
-        return await _job(
-            info, lambda: batch.change_job(job_id, JobAggregate.pause, meta=info.context.meta())
-        )
+        job = await batch.change_job(job_id, JobAggregate.pause, meta=info.context.meta())
+        return await _job(info, job)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def resume_batch_job(self, info: Info, job_id: strawberry.ID) -> JobResult:
         batch = info.context.container.batch
-        return await _job(
-            info, lambda: batch.change_job(job_id, JobAggregate.resume, meta=info.context.meta())
-        )
+        job = await batch.change_job(job_id, JobAggregate.resume, meta=info.context.meta())
+        return await _job(info, job)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def delete_batch_job(self, info: Info, job_id: strawberry.ID) -> JobResult:
         batch = info.context.container.batch
-        return await _job(info, lambda: batch.delete_job(job_id, meta=info.context.meta()))
+        return await _job(info, await batch.delete_job(job_id, meta=info.context.meta()))
 
     @strawberry.mutation(permission_classes=[IsEditor], description="Run now.")
     async def trigger_batch_job(self, info: Info, job_id: strawberry.ID) -> RunResult:
-        try:
-            run = await info.context.container.batch.trigger(job_id, meta=info.context.meta())
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        run = await info.context.container.batch.trigger(job_id, meta=info.context.meta())
         return await _run_payload(info, str(run.job_id), str(run.id))
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def cancel_batch_run(self, info: Info, run_id: strawberry.ID) -> RunResult:
-        try:
-            run = await info.context.container.batch.cancel_run(run_id, meta=info.context.meta())
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        run = await info.context.container.batch.cancel_run(run_id, meta=info.context.meta())
         return await _run_payload(info, str(run.job_id), str(run.id))
 
 

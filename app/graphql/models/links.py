@@ -10,12 +10,11 @@ from urllib.parse import quote
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import NotFound, ValidationError, to_error
+from app.graphql.errors import NotFound, ValidationError
 from app.graphql.models.files import base_url
 from app.graphql.permissions import IsViewer
 from app.http.links import LINK_SECONDS, PACKAGE, link_key, signed_query
 from app.services.ids import parse_id
-from domain.errors import DomainError
 from domain.errors import NotFound as NotFoundError
 from domain.errors import ValidationError as DomainValidationError
 from projections.versions import file_sets, files, get_versions
@@ -46,10 +45,7 @@ class DownloadLinkMutations:
         path: str | None = None,
         revision: int | None = None,
     ) -> DownloadLinkResult:
-        try:
-            url, expires = await _mint(info, str(version_id), path, revision)
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        url, expires = await _mint(info, str(version_id), path, revision)
         return DownloadLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 
 

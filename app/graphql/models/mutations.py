@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 import strawberry
+from strawberry.types.field import StrawberryField
 
 from app.graphql.context import Info
 from app.graphql.errors import (
@@ -15,13 +17,11 @@ from app.graphql.errors import (
     NotFound,
     SourceUnavailable,
     ValidationError,
-    to_error,
 )
 from app.graphql.models.inputs import FilesInput, ImportModelInput, VersionInput
 from app.graphql.models.types import ModelType, ModelVersionType, TagInput
 from app.graphql.permissions import IsEditor
 from app.services.imports import ImportFailed as FilesRefused
-from domain.errors import DomainError
 from domain.model import ModelList as DomainList
 from projections.models import get_models
 from projections.versions import get_versions
@@ -146,6 +146,16 @@ async def _import_failed(info: Info, failed: FilesRefused) -> ImportFailed:
     )
 
 
+class ImportFailedHandler(strawberry.ExceptionHandler[FilesRefused, ImportFailed]):
+    """A refused package as the ImportFailed member (before OtherDomainErrorHandler, which
+    would answer it as a ValidationError)."""
+
+    def handle(
+        self, exception: FilesRefused, *, field: StrawberryField, info: Info
+    ) -> Awaitable[ImportFailed]:
+        return _import_failed(info, exception)
+
+
 def _tag_pairs(tags: list[TagInput] | None) -> list[tuple[object, object]]:
     return [(t.key, t.value) for t in tags or ()]
 
@@ -161,31 +171,26 @@ class ModelMutations:
         container = info.context.container
         model_list, tags = DomainList(input.model_list), _tag_pairs(input.tags)
         meta = info.context.meta(reason)
-        try:
-            spec, source = input.version.to_spec(), input.version.to_source()
-            if source is None:
-                model, version = await container.models.import_model(
-                    input.name,
-                    spec,
-                    model_list=model_list,
-                    description=input.description,
-                    tags=tags,
-                    meta=meta,
-                )
-            else:
-                model, version = await container.imports.import_model(
-                    input.name,
-                    spec,
-                    source,
-                    model_list=model_list,
-                    description=input.description,
-                    tags=tags,
-                    meta=meta,
-                )
-        except FilesRefused as failed:
-            return await _import_failed(info, failed)
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        spec, source = input.version.to_spec(), input.version.to_source()
+        if source is None:
+            model, version = await container.models.import_model(
+                input.name,
+                spec,
+                model_list=model_list,
+                description=input.description,
+                tags=tags,
+                meta=meta,
+            )
+        else:
+            model, version = await container.imports.import_model(
+                input.name,
+                spec,
+                source,
+                model_list=model_list,
+                description=input.description,
+                tags=tags,
+                meta=meta,
+            )
         return ImportSuccess(model_id=str(model.id), version_id=str(version.id))
 
     @strawberry.mutation(
@@ -197,18 +202,13 @@ class ModelMutations:
     ) -> ImportVersionResult:
         container = info.context.container
         meta = info.context.meta(reason)
-        try:
-            spec, source = version.to_spec(), version.to_source()
-            if source is None:
-                model, created = await container.models.import_version(model_id, spec, meta=meta)
-            else:
-                model, created = await container.imports.import_version(
-                    model_id, spec, source, meta=meta
-                )
-        except FilesRefused as failed:
-            return await _import_failed(info, failed)
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        spec, source = version.to_spec(), version.to_source()
+        if source is None:
+            model, created = await container.models.import_version(model_id, spec, meta=meta)
+        else:
+            model, created = await container.imports.import_version(
+                model_id, spec, source, meta=meta
+            )
         return ImportSuccess(model_id=str(model.id), version_id=str(created.id))
 
     @strawberry.mutation(
@@ -219,12 +219,9 @@ class ModelMutations:
     async def reupload_model_version_files(
         self, info: Info, version_id: strawberry.ID, files: FilesInput, reason: Reason = None
     ) -> ReuploadResult:
-        try:
-            version = await info.context.container.imports.reupload(
-                version_id, files.to_source(), meta=info.context.meta(reason)
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        version = await info.context.container.imports.reupload(
+            version_id, files.to_source(), meta=info.context.meta(reason)
+        )
         row = (await get_versions(info.context.container.db, [str(version.id)]))[str(version.id)]
         return VersionPayload(version=ModelVersionType.from_row(row))
 
@@ -234,12 +231,9 @@ class ModelMutations:
     async def edit_model_tags(
         self, info: Info, model_id: strawberry.ID, tags: list[TagInput], reason: Reason = None
     ) -> ModelResult:
-        try:
-            model = await info.context.container.models.edit_tags(
-                model_id, _tag_pairs(tags), meta=info.context.meta(reason)
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        model = await info.context.container.models.edit_tags(
+            model_id, _tag_pairs(tags), meta=info.context.meta(reason)
+        )
         found = await _model(info, str(model.id))
         assert found is not None
         return ModelPayload(model=found)
@@ -248,12 +242,9 @@ class ModelMutations:
     async def update_model_description(
         self, info: Info, model_id: strawberry.ID, description: str, reason: Reason = None
     ) -> ModelResult:
-        try:
-            model = await info.context.container.models.update_description(
-                model_id, description, meta=info.context.meta(reason)
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        model = await info.context.container.models.update_description(
+            model_id, description, meta=info.context.meta(reason)
+        )
         found = await _model(info, str(model.id))
         assert found is not None
         return ModelPayload(model=found)
@@ -269,12 +260,9 @@ class ModelMutations:
         reason: Reason = None,
         force: Force = False,
     ) -> DeleteModelResult:
-        try:
-            model, count = await info.context.container.models.delete_model(
-                model_id, meta=info.context.meta(reason), force=force
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        model, count = await info.context.container.models.delete_model(
+            model_id, meta=info.context.meta(reason), force=force
+        )
         return DeleteModelSuccess(
             deleted_model_id=strawberry.ID(str(model.id)), deleted_versions=count
         )
@@ -287,12 +275,9 @@ class ModelMutations:
         reason: Reason = None,
         force: Force = False,
     ) -> DeleteVersionResult:
-        try:
-            version = await info.context.container.models.delete_version(
-                version_id, meta=info.context.meta(reason), force=force
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        version = await info.context.container.models.delete_version(
+            version_id, meta=info.context.meta(reason), force=force
+        )
         return DeleteVersionSuccess(
             deleted_version_id=strawberry.ID(str(version.id)),
             model=await _model(info, str(version.model_id)),

@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from strawberry.scalars import JSON
 
 from app.graphql.context import Info
-from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError, to_error
+from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError
 from app.graphql.optimize.types import OptimizationJob
 from app.graphql.pagination import (
     Connection,
@@ -20,7 +20,6 @@ from app.graphql.pagination import (
     query_id,
 )
 from app.graphql.permissions import IsEditor, IsViewer
-from domain.errors import DomainError
 from domain.optimization import Method
 from projections.optimizations import get_job, list_jobs
 
@@ -117,16 +116,13 @@ class OptimizationMutations:
             "runtime": (runtime or "").strip() or None,
         }
         container = info.context.container
-        try:
-            job = await container.optimizations.request(
-                version_id,
-                [m.value for m in methods],
-                target_model=target_model,
-                options=options,
-                meta=info.context.meta(reason),
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        job = await container.optimizations.request(
+            version_id,
+            [m.value for m in methods],
+            target_model=target_model,
+            options=options,
+            meta=info.context.meta(reason),
+        )
         row = await get_job(container.db, str(job.id))
         if row is None:
             raise GraphQLError("the job was not recorded")  # read-your-writes guarantees it

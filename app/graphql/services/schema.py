@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -13,9 +12,6 @@ from strawberry.scalars import JSON
 
 from app.graphql.asof import check_as_of
 from app.graphql.context import Info
-from app.graphql.errors import (
-    to_error,
-)
 from app.graphql.pagination import (
     Connection,
     check_first,
@@ -42,7 +38,6 @@ from app.graphql.services.payloads import (
 from app.graphql.services.types import Service
 from app.services.ids import parse_id
 from app.serving.predict import run_v1
-from domain.errors import DomainError
 from domain.errors import NotFound as NotFoundError
 from domain.errors import ValidationError as DomainValidationError
 from domain.service import Service as ServiceAggregate
@@ -113,12 +108,9 @@ class ServiceMutations:
     async def publish_service(
         self, info: Info, name: str, versions: list[DeployVersionInput]
     ) -> PublishResult:
-        try:
-            service, key = await info.context.container.services.publish(
-                name, [v.to_choice() for v in versions], meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        service, key = await info.context.container.services.publish(
+            name, [v.to_choice() for v in versions], meta=info.context.meta()
+        )
         return ServiceWithKey(service=await _service(info, str(service.id)), access_key=key)
 
     @strawberry.mutation(
@@ -129,18 +121,16 @@ class ServiceMutations:
     async def set_service_traffic(
         self, info: Info, service_id: strawberry.ID, traffic: list[TrafficInput]
     ) -> ServiceResult:
-        async def run() -> ServiceAggregate:
-            weights: dict[str, object] = {}
-            for item in traffic:
-                key = str(parse_id(item.version_id, "versionId"))
-                if key in weights:
-                    raise DomainValidationError("traffic", f"version {key} is listed twice")
-                weights[key] = item.percent
-            return await info.context.container.services.set_traffic(
-                service_id, weights, meta=info.context.meta()
-            )
-
-        return await _changed(info, run)
+        weights: dict[str, object] = {}
+        for item in traffic:
+            key = str(parse_id(item.version_id, "versionId"))
+            if key in weights:
+                raise DomainValidationError("traffic", f"version {key} is listed twice")
+            weights[key] = item.percent
+        service = await info.context.container.services.set_traffic(
+            service_id, weights, meta=info.context.meta()
+        )
+        return await _payload(info, service)
 
     @strawberry.mutation(
         permission_classes=[IsEditor],
@@ -158,12 +148,10 @@ class ServiceMutations:
         if instances is not None:
             choice = replace(choice, instances=instances)
 
-        async def run() -> ServiceAggregate:
-            return await info.context.container.services.upgrade(
-                service_id, choice, full=instances is None, meta=info.context.meta()
-            )
-
-        return await _changed(info, run)
+        service = await info.context.container.services.upgrade(
+            service_id, choice, full=instances is None, meta=info.context.meta()
+        )
+        return await _payload(info, service)
 
     @strawberry.mutation(
         permission_classes=[IsEditor],
@@ -172,47 +160,34 @@ class ServiceMutations:
     async def rollback_service(
         self, info: Info, service_id: strawberry.ID, revision: int | None = None
     ) -> ServiceResult:
-        async def run() -> ServiceAggregate:
-            return await info.context.container.services.rollback(
-                service_id, revision, meta=info.context.meta()
-            )
-
-        return await _changed(info, run)
+        service = await info.context.container.services.rollback(
+            service_id, revision, meta=info.context.meta()
+        )
+        return await _payload(info, service)
 
     @strawberry.mutation(
         permission_classes=[IsEditor],
         description="Redeploy: re-uploaded (pending) files of the deployed versions go live.",
     )
     async def update_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
-        async def run() -> ServiceAggregate:
-            return await info.context.container.services.update(
-                service_id, meta=info.context.meta()
-            )
-
-        return await _changed(info, run)
+        service = await info.context.container.services.update(service_id, meta=info.context.meta())
+        return await _payload(info, service)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def stop_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
-        async def run() -> ServiceAggregate:
-            return await info.context.container.services.stop(service_id, meta=info.context.meta())
-
-        return await _changed(info, run)
+        service = await info.context.container.services.stop(service_id, meta=info.context.meta())
+        return await _payload(info, service)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def start_service(self, info: Info, service_id: strawberry.ID) -> ServiceResult:
-        async def run() -> ServiceAggregate:
-            return await info.context.container.services.start(service_id, meta=info.context.meta())
-
-        return await _changed(info, run)
+        service = await info.context.container.services.start(service_id, meta=info.context.meta())
+        return await _payload(info, service)
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def rotate_service_key(self, info: Info, service_id: strawberry.ID) -> KeyResult:
-        try:
-            service, key = await info.context.container.services.rotate_key(
-                service_id, meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        service, key = await info.context.container.services.rotate_key(
+            service_id, meta=info.context.meta()
+        )
         return ServiceWithKey(service=await _service(info, str(service.id)), access_key=key)
 
     @strawberry.mutation(
@@ -220,12 +195,7 @@ class ServiceMutations:
         description="Stop and delete a service; its versions are free to delete afterwards.",
     )
     async def delete_service(self, info: Info, service_id: strawberry.ID) -> DeleteServiceResult:
-        try:
-            service = await info.context.container.services.delete(
-                service_id, meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        service = await info.context.container.services.delete(service_id, meta=info.context.meta())
         await info.context.container.serving.reconcile()
         return DeletedService(id=strawberry.ID(str(service.id)), name=service.name)
 
@@ -237,17 +207,14 @@ class ServiceMutations:
     async def test_service(
         self, info: Info, service_id: strawberry.ID, payload: JSON
     ) -> TestServiceResult:
-        try:
-            container = info.context.container
-            row = await get_service(container.db, id=query_id(service_id))
-            state = None if row is None else container.serving.find(row.name)
-            if row is None or state is None:
-                raise NotFoundError("service", str(service_id))
-            outcome = await run_v1(
-                container.serving, state, payload, container.settings.max_predict_rows
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        container = info.context.container
+        row = await get_service(container.db, id=query_id(service_id))
+        state = None if row is None else container.serving.find(row.name)
+        if row is None or state is None:
+            raise NotFoundError("service", str(service_id))
+        outcome = await run_v1(
+            container.serving, state, payload, container.settings.max_predict_rows
+        )
         return TestServiceSuccess(
             response=cast(JSON, outcome.body),
             status_code=outcome.status,
@@ -256,9 +223,5 @@ class ServiceMutations:
         )
 
 
-async def _changed(info: Info, run: Callable[[], Awaitable[ServiceAggregate]]) -> ServiceResult:
-    try:
-        service = await run()
-    except DomainError as exc:
-        return to_error(exc)  # type: ignore[return-value]
+async def _payload(info: Info, service: ServiceAggregate) -> ServicePayload:
     return ServicePayload(service=await _service(info, str(service.id)))

@@ -7,9 +7,8 @@ from typing import Annotated, TypeAlias
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.errors import AlreadyDeleted, NotFound, ValidationError, to_error
+from app.graphql.errors import AlreadyDeleted, NotFound, ValidationError
 from app.graphql.permissions import IsAdmin, IsViewer
-from domain.errors import DomainError
 from domain.token import Role as DomainRole
 
 strawberry.enum(DomainRole, name="Role")
@@ -66,12 +65,9 @@ class TokenQueries:
 class TokenMutations:
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def create_api_token(self, info: Info, name: str, role: Role) -> CreateTokenResult:
-        try:
-            secret, token = await info.context.container.tokens.create(
-                name, DomainRole(role), meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        secret, token = await info.context.container.tokens.create(
+            name, DomainRole(role), meta=info.context.meta()
+        )
         return CreatedApiToken(
             token=ApiToken(
                 id=strawberry.ID(str(token.id)), name=token.name, role=role, revoked=False
@@ -83,10 +79,7 @@ class TokenMutations:
     async def revoke_api_token(
         self, info: Info, id: strawberry.ID, reason: str | None = None
     ) -> RevokeTokenResult:
-        try:
-            token = await info.context.container.tokens.revoke(id, meta=info.context.meta(reason))
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        token = await info.context.container.tokens.revoke(id, meta=info.context.meta(reason))
         return ApiToken(
             id=strawberry.ID(str(token.id)),
             name=token.name,

@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from app.graphql.context import Info
-from app.graphql.errors import InvalidState, NotFound, ValidationError, to_error
+from app.graphql.errors import InvalidState, NotFound, ValidationError
 from app.graphql.models.types import Metric, MetricInput
 from app.graphql.pagination import (
     Connection,
@@ -20,7 +20,6 @@ from app.graphql.pagination import (
     query_id,
 )
 from app.graphql.permissions import IsEditor, IsViewer
-from domain.errors import DomainError
 from domain.rules import metric_pairs
 from domain.training import TrainingStatus as DomainStatus
 from projections.base import iso
@@ -133,12 +132,9 @@ class TrainingMutations:
     async def create_training_task(
         self, info: Info, name: str, framework: str, output_uri: str
     ) -> TrainingResult:
-        try:
-            task = await info.context.container.training.create(
-                name, framework, output_uri, meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        task = await info.context.container.training.create(
+            name, framework, output_uri, meta=info.context.meta()
+        )
         return await _payload(info, str(task.id))
 
     @strawberry.mutation(
@@ -151,25 +147,19 @@ class TrainingMutations:
         metrics: list[MetricInput],
         step: int | None = None,
     ) -> TrainingResult:
-        try:
-            task = await info.context.container.training.report_metrics(
-                task_id,
-                metric_pairs([(m.name, m.value) for m in metrics]),
-                step,
-                meta=info.context.meta(),
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        task = await info.context.container.training.report_metrics(
+            task_id,
+            metric_pairs([(m.name, m.value) for m in metrics]),
+            step,
+            meta=info.context.meta(),
+        )
         return await _payload(info, str(task.id))
 
     @strawberry.mutation(permission_classes=[IsEditor])
     async def finish_training_task(
         self, info: Info, task_id: strawberry.ID, succeeded: bool = True, message: str | None = None
     ) -> TrainingResult:
-        try:
-            task = await info.context.container.training.finish(
-                task_id, succeeded, message, meta=info.context.meta()
-            )
-        except DomainError as exc:
-            return to_error(exc)  # type: ignore[return-value]
+        task = await info.context.container.training.finish(
+            task_id, succeeded, message, meta=info.context.meta()
+        )
         return await _payload(info, str(task.id))
