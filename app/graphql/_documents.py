@@ -4,55 +4,46 @@ with the same text: every client sends the same few.
 A text is checked in this order, each step only if the one before found nothing wrong:
 its size (before it is parsed), parsing under the token limit, the cost limits of
 app.graphql.cost (fragments expanded, in one linear walk), then graphql-core's validation
-rules. Plans (app.graphql._plans) are kept with the text they were made for, so that one
-eviction frees everything held for it.
+rules, which strawberry runs on the first request of the text (``Checked.errors`` keeps
+what they found; app.graphql.schema.QueryLimits hands both to strawberry).
 
 The cache is bounded by entries and by bytes. An entry's bytes are its text's plus an
-estimate of what its parsed document holds (the AST with its tokens, validation errors
-and plans: about 600 bytes a token, measured with tracemalloc; ``TOKEN_BYTES`` leaves
-room), since the document, not the text, is most of it: 20 kB of text can parse into
-2.4 MB.
+estimate of what its parsed document holds (the AST with its tokens and validation
+errors: about 600 bytes a token, measured with tracemalloc; ``TOKEN_BYTES`` leaves room),
+since the document, not the text, is most of it: 20 kB of text can parse into 2.4 MB.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse, specified_rules
-from strawberry.schema.schema import validate_document
+from graphql import DocumentNode, GraphQLError, parse
 
 from app.graphql.cost import Limits, cost_errors, size_error
-
-if TYPE_CHECKING:
-    from app.graphql._plans import Plan
 
 TOKEN_BYTES = 1024
 
 
 @dataclass(slots=True, eq=False)
 class Checked:
-    """A query text's document (None: refused before or while parsing), the errors that
-    refuse it (empty: valid), and its plans by operation name."""
+    """A query text's document (None: refused before or while parsing) and the errors that
+    refuse it: empty when it is valid, None while it has not been validated yet."""
 
     document: DocumentNode | None
-    errors: list[GraphQLError]
-    plans: dict[str | None, Plan | None] = field(default_factory=dict)
+    errors: list[GraphQLError] | None
 
 
 class Documents:
     def __init__(
         self,
-        schema: GraphQLSchema,
         limits: Limits,
         *,
         max_tokens: int,
         max_entries: int,
         max_bytes: int,
     ) -> None:
-        self._schema = schema
         self._limits = limits
         self._max_tokens = max_tokens
         self._max_entries = max_entries
@@ -83,10 +74,8 @@ class Documents:
             document = parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
             return Checked(None, [error]), size
-        errors = cost_errors(document, self._limits) or validate_document(
-            self._schema, document, tuple(specified_rules)
-        )
-        return Checked(document, errors), size + TOKEN_BYTES * _tokens(document)
+        errors = cost_errors(document, self._limits)
+        return Checked(document, errors or None), size + TOKEN_BYTES * _tokens(document)
 
     def _keep(self, query: str, checked: Checked, weight: int) -> None:
         if weight > self._max_bytes:

@@ -1,18 +1,15 @@
-"""HTTP in front of GraphQL: request ids, body size limit and bearer-token authentication.
+"""HTTP in front of GraphQL: request ids, body size limit, bearer-token authentication
+and the limits on the JSON strawberry's view reads.
 
 The GraphiQL page itself loads without a token; every operation needs one (401 otherwise).
 A websocket without the header (browsers cannot send one) gives its token in the
 graphql-transport-ws connection_init payload.
 
-A POST of one operation as JSON, what nearly every client sends, is answered by
-``ModelrepoGraphQL.answer_json``: the same checks and the same answer as strawberry's HTTP
-view, without the view's per-request set-up (a request adapter, a sub-response,
-content-type parsing through the ``email`` package, the streaming and batch branches),
-which cost about a tenth of a small mutation. The operation runs from its plan
-(app.graphql._plans) when it has one, through ``Schema.execute`` otherwise. Everything
-else (GET, uploads, batches, streaming answers, a body that is not a JSON object of the
-expected shape) goes through strawberry's view, so its answers and error messages stay
-strawberry's.
+Requests are answered by strawberry's view (``ModelrepoGraphQL``, through its hooks) behind
+``AuthGate``, an ASGI middleware. JSON nested too deeply or larger than a request body may
+be is refused by the view's ``decode_json`` (a body, GET variables, multipart operations:
+400 with the reason, answered by the gate) and, for graphql-transport-ws messages, by the
+gate before the view reads them (the socket closes with 4400 and the reason).
 """
 
 from __future__ import annotations
@@ -20,29 +17,20 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from inspect import isawaitable
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-from graphql import GraphQLError
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.execution import ExecutionResult
-from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.bootstrap import Container
-from app.graphql._plans import Plan
 from app.graphql.context import Context
-from app.graphql.schema import ModelrepoSchema
 from app.graphql.token_sockets import TokenSocket
 from app.http.json_depth import nested_deeper, too_deep_reason
 from app.http.principal import PRINCIPAL
@@ -50,12 +38,20 @@ from app.services.tokens import Principal
 
 REQUEST_ID = "modelrepo.request_id"
 SOCKET = "modelrepo.socket"  # the TokenSocket of a websocket
+HTTP_REQUEST = "modelrepo.http_request"  # the view's Request, whose uploads the gate closes
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NOT_AN_OBJECT = "The request body must be a JSON object (or a batch: a list)"
+_OBJECT_OR_LIST = re.compile(rb"[ \t\r\n]*[\[{]")
 
 ContainerGetter = Callable[[], Container]
-_POST_OPERATIONS = OperationType.from_http("POST")
-# Raised by Schema.execute before anything runs; the view turns them into 400 answers.
-_REFUSED = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+
+class JsonRefused(Exception):
+    """JSON the view will not read (too deep, too large), and the reason told the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ModelrepoGraphQL(GraphQL[Context, None]):
@@ -70,33 +66,20 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
     ) -> None:
         super().__init__(schema, **kwargs)
         self._container = container
-        self._planned = schema if isinstance(schema, ModelrepoSchema) else None
         self._max_json_depth = max_json_depth
         self._max_json_bytes = max_json_bytes
 
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        try:
-            return await super().run(request, context, root_value)
-        except _Refused as refused:
-            if isinstance(request, WebSocket):  # a message: the connection ends with it
-                await request.close(code=4400, reason=refused.reason)
-                return request
-            return _plain(400, refused.reason)
-        finally:
-            if isinstance(request, Request):
-                await request.close()  # closes (and deletes) spooled upload files
-
     def decode_json(self, data: str | bytes) -> object:
-        """The view's JSON: websocket messages, and through ``parse_json`` a body, GET
-        variables and extensions, multipart operations. Refused when nested too deeply or
-        larger than a request body may be (which bounds websocket messages, otherwise only
-        bounded by the server): ``run`` answers 400, or closes the websocket with 4400."""
+        """The view's JSON: a body, GET variables and extensions, multipart operations,
+        websocket messages. Refused (JsonRefused) when nested too deeply or larger than a
+        request body may be (which bounds websocket messages, otherwise only bounded by the
+        server)."""
         limit = self._max_json_bytes
         if len(data) * 4 > limit:  # no character takes more than 4 bytes
             size = len(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
             if size > limit:
-                raise _Refused(f"JSON larger than {limit} bytes")
-        too_deep = _Refused(too_deep_reason(self._max_json_depth))
+                raise JsonRefused(f"JSON larger than {limit} bytes")
+        too_deep = JsonRefused(too_deep_reason(self._max_json_depth))
         try:
             value = super().decode_json(data)
         except RecursionError:  # deeper than Python's own limit
@@ -104,98 +87,6 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         if nested_deeper(value, self._max_json_depth):
             raise too_deep
         return value
-
-    async def answer_json(
-        self, scope: Scope, receive: Receive, send: Send, body: bytes, headers: Mapping[str, str]
-    ) -> bool:
-        """Answer a POST of one operation as a JSON object, as strawberry's view would;
-        False, having done nothing, for any other request (the caller then hands it to
-        the view). ``send`` gets the whole answer in two messages."""
-        if scope["method"] != "POST" or not _plain_json(headers):
-            return False
-        try:
-            data = json.loads(body)
-        except ValueError:  # the view answers 400 with its own message
-            return False
-        except RecursionError:  # deeper than Python's own limit
-            too_deep = True
-        else:
-            too_deep = nested_deeper(data, self._max_json_depth)
-        if too_deep:
-            await _plain(400, too_deep_reason(self._max_json_depth))(scope, receive, send)
-            return True
-        if isinstance(data, list):  # a batch
-            return False
-        if not isinstance(data, dict):  # strawberry's view fails on these with a 500
-            await _plain(400, "The request body must be a JSON object (or a batch: a list)")(
-                scope, receive, send
-            )
-            return True
-        query = data.get("query")
-        variables = data.get("variables")
-        operation_name = data.get("operationName")
-        extensions = data.get("extensions")
-        if not (
-            isinstance(query, str)
-            and isinstance(variables, dict | None)
-            and isinstance(operation_name, str | None)
-            and isinstance(extensions, dict | None)
-        ):
-            return False
-        request = Request(scope, receive)
-        schema = self._planned
-        # (operation extensions reach resolvers only through Schema.execute)
-        plan = schema.plan_for(query, operation_name) if schema and extensions is None else None
-        if plan is not None and schema is not None:
-            result = await self._run_plan(schema, plan, request, query, variables, operation_name)
-        else:
-            try:
-                result = await self.schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=await self.get_context(request, None),
-                    operation_name=operation_name,
-                    allowed_operation_types=_POST_OPERATIONS,
-                    operation_extensions=extensions,
-                )
-            except _REFUSED:  # raised before execution: the view refuses it with its message
-                return False
-        content = _encode(await self.process_result(request, result))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(content)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
-        return True
-
-    async def _run_plan(
-        self,
-        schema: ModelrepoSchema,
-        plan: Plan,
-        request: Request,
-        query: str,
-        variables: dict[str, Any] | None,
-        operation_name: str | None,
-    ) -> ExecutionResult:
-        """The operation run from its plan (app.graphql._plans): what ``Schema.execute``
-        answers for it, errors logged and masked the same way."""
-        context = await self.get_context(request, None)
-        try:
-            outcome = plan.run(context, None, variables)
-            if isawaitable(outcome):
-                outcome = await outcome
-            data, errors = outcome
-        except Exception as exc:  # Schema.execute turns these into an error too
-            data, errors = None, [GraphQLError(str(exc), original_error=exc)]
-        if errors:
-            errors = schema.plan_errors(errors, context, query, variables, operation_name)
-        return ExecutionResult(data=data, errors=errors or None)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A websocket opened without an Authorization header authenticates with the
@@ -223,22 +114,14 @@ class ModelrepoGraphQL(GraphQL[Context, None]):
         return acknowledged
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, Request):
+            request.scope[HTTP_REQUEST] = request
         return Context(
             container=self._container(),
             principal=request.scope.get(PRINCIPAL),
             request_id=request.scope.get(REQUEST_ID, ""),
             request=request,
         )
-
-
-def _encode(data: object) -> bytes:
-    """The lane's answer as JSON. Not the view's ``encode_json``: strawberry sends what
-    that returns over websockets too, bytes as binary frames, which graphql-ws clients
-    (browsers) cannot read."""
-    try:
-        return orjson.dumps(data)
-    except TypeError:  # an integer beyond 64 bits (BigInt), which json can write
-        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _header_values(scope: Scope) -> dict[str, str]:
@@ -253,15 +136,34 @@ def _header_values(scope: Scope) -> dict[str, str]:
     return values
 
 
-def _plain_json(headers: Mapping[str, str]) -> bool:
-    """A JSON body, and an answer wanted as one JSON document (not a stream)."""
-    media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-    accept = headers.get("accept", "").lower()
-    return (
-        media_type == "application/json"
-        and "multipart/" not in accept
-        and "event-stream" not in accept
-    )
+def _lower_media_type(scope: Scope, headers: dict[str, str]) -> None:
+    """A media type is case-insensitive, but strawberry's view reads ``Application/JSON``
+    as an unsupported content type: the view gets it in lower case (its parameters as
+    they were)."""
+    given = headers.get("content-type")
+    if given is None:
+        return
+    media_type, semicolon, parameters = given.partition(";")
+    if media_type.islower() or not media_type.strip():
+        return
+    lowered = (media_type.lower() + semicolon + parameters).encode("latin-1")
+    scope["headers"] = [
+        (name, lowered if name == b"content-type" else value) for name, value in scope["headers"]
+    ]
+
+
+def _json_scalar(body: bytes, headers: dict[str, str]) -> bool:
+    """A JSON body of a string, number, true, false or null, on which strawberry's view
+    fails (500). Only a body that does not start as an object or a list is decoded."""
+    if "application/json" not in headers.get("content-type", "").lower():
+        return False
+    if _OBJECT_OR_LIST.match(body):
+        return False
+    try:
+        value = json.loads(body)
+    except ValueError:  # not JSON: the view answers that itself
+        return False
+    return not isinstance(value, dict | list)
 
 
 def _is_graphql_ws(scope: Scope) -> bool:
@@ -289,7 +191,9 @@ def bearer_secret(header: str | None) -> str | None:
 
 
 class AuthGate:
-    """ASGI wrapper: assigns a request id, limits the body, authenticates the caller."""
+    """ASGI wrapper: assigns a request id, limits the body, authenticates the caller; in
+    front of ModelrepoGraphQL, answers what its view refuses (JsonRefused, a JSON body that
+    is no object) and checks websocket messages."""
 
     def __init__(
         self,
@@ -305,7 +209,7 @@ class AuthGate:
         self.max_body = max_body
         self.max_upload = max_upload
         self.graphiql = graphiql
-        self._answer_json = app.answer_json if isinstance(app, ModelrepoGraphQL) else None
+        self._graphql = app if isinstance(app, ModelrepoGraphQL) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -338,7 +242,7 @@ class AuthGate:
                     return
                 scope[PRINCIPAL] = principal
                 scope[SOCKET] = socket
-                await self.app(scope, socket.receive, socket.send)
+                await self.app(scope, self._checked_messages(socket), socket.send)
             finally:
                 await socket.finish()
             return
@@ -372,11 +276,39 @@ class AuthGate:
             await _too_large(limit, request_id)(scope, receive, send)
             return
         send = _with_request_id(send, request_id)
-        if self._answer_json is not None and await self._answer_json(
-            scope, receive, send, body, headers
-        ):
-            return
-        await self.app(scope, _replay(body, receive), send)
+        if self._graphql is not None:
+            if scope["method"] == "POST" and _json_scalar(body, headers):
+                await _plain(400, NOT_AN_OBJECT)(scope, receive, send)
+                return
+            _lower_media_type(scope, headers)
+        try:
+            await self.app(scope, _replay(body, receive), send)
+        except JsonRefused as refused:  # while the view read the request: nothing sent yet
+            await _plain(400, refused.reason)(scope, receive, send)
+
+    def _checked_messages(self, socket: TokenSocket) -> Receive:
+        """The websocket's messages, each checked as the view's ``decode_json`` checks it
+        before the view reads it: one it would refuse closes the socket with 4400 and the
+        reason, and the view sees the client leave."""
+        graphql = self._graphql
+        if graphql is None:
+            return socket.receive
+
+        async def receive() -> Message:
+            message = await socket.receive()
+            text = message.get("text") if message["type"] == "websocket.receive" else None
+            if text is not None:
+                try:
+                    graphql.decode_json(text)
+                except JsonRefused as refused:
+                    close = {"type": "websocket.close", "code": 4400, "reason": refused.reason}
+                    await socket.send(close)
+                    return {"type": "websocket.disconnect", "code": 4400}
+                except ValueError:
+                    pass  # not JSON: the view answers that itself
+            return message
+
+        return receive
 
     async def _stream(
         self, scope: Scope, receive: Receive, send: Send, limit: int, request_id: str
@@ -401,6 +333,8 @@ class AuthGate:
 
         try:
             await self.app(scope, counted, tracked)
+        except JsonRefused as refused:  # the operations or map: nothing sent yet
+            await _plain(400, refused.reason)(scope, receive, tracked)
         except _BodyTooLarge:
             if not started:
                 await _too_large(limit, request_id)(scope, receive, send)
@@ -413,6 +347,10 @@ class AuthGate:
                 await _error(400, f"malformed multipart body: {exc.message}", request_id)(
                     scope, receive, send
                 )
+        finally:
+            request = scope.get(HTTP_REQUEST)  # (ModelrepoGraphQL.get_context put it there)
+            if isinstance(request, Request):
+                await request.close()  # closes (and so deletes) the files it spooled
 
     def _is_graphiql_page(self, scope: Scope, headers: dict[str, str]) -> bool:
         return (
@@ -470,14 +408,6 @@ class GraphQLFirst:
 
 class _BodyTooLarge(Exception):
     pass
-
-
-class _Refused(Exception):
-    """JSON the view will not read (too deep, too large), and the reason told the client."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _plain(status: int, reason: str) -> Response:

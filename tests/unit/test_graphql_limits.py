@@ -1,11 +1,16 @@
-"""The schema's limits (app.graphql.schema.CachedLimits), asked twice: the second answer
-comes from the caches and must be the same."""
+"""The schema's limits (app.graphql.schema.QueryLimits), asked twice: the second answer
+comes from the caches and must be the same; and the masking of unexpected errors
+(MaskUnexpectedErrors)."""
 
 from __future__ import annotations
 
-import pytest
+from types import SimpleNamespace
 
-from app.graphql.schema import build_schema
+import pytest
+import strawberry
+from graphql import GraphQLError
+
+from app.graphql.schema import MaskUnexpectedErrors, ModelrepoSchema, build_schema
 
 SCHEMA = build_schema(max_depth=3, max_aliases=2, max_tokens=40)
 DEEP = "{ models { edges { node { versions { edges { node { id } } } } } } }"
@@ -34,3 +39,43 @@ def test_the_sync_path_has_the_limits_too() -> None:
     for _ in range(2):
         result = SCHEMA.execute_sync(ALIASES)
         assert [e.message for e in result.errors or []] == ["3 aliases found. Allowed: 2"]
+
+
+@pytest.mark.parametrize("operation_name", [None, "Q"])
+async def test_a_text_too_large_is_refused_by_its_size(operation_name: str | None) -> None:
+    schema = build_schema(max_bytes=20)
+    for _ in range(2):
+        result = await schema.execute("query Q { me { name } }", operation_name=operation_name)
+        assert result.data is None
+        assert [e.message for e in result.errors or []] == [
+            "The query is 23 bytes long; at most 20 bytes are allowed."
+        ]
+    assert len(schema.documents) == 0  # a text too large is not kept
+
+
+@strawberry.type
+class Failing:
+    @strawberry.field
+    def broken(self) -> str | None:
+        raise RuntimeError("db down")
+
+    @strawberry.field
+    def refused(self) -> str | None:
+        raise GraphQLError("not allowed")
+
+
+async def test_unexpected_errors_are_masked_with_the_request_id_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    schema = ModelrepoSchema(query=Failing, extensions=[MaskUnexpectedErrors])
+    with caplog.at_level("ERROR"):
+        result = await schema.execute(
+            "{ broken refused }", context_value=SimpleNamespace(request_id="r-9")
+        )
+    errors = {tuple(e.path or ()): e for e in result.errors or []}
+    masked = errors[("broken",)]
+    assert masked.message.startswith("Internal error (request id r-9)")
+    assert masked.extensions == {"requestId": "r-9"}
+    assert errors[("refused",)].message == "not allowed"
+    assert "request r-9: unexpected error" in caplog.text
+    assert "db down" in caplog.text  # the traceback, in the log only

@@ -1,6 +1,7 @@
-"""The JSON lane of the GraphQL endpoint (ModelrepoGraphQL.answer_json): a POST of one
-operation as JSON is answered without strawberry's HTTP view, with the same answer the view
-gives; every other request is left to the view, which answers as it always did."""
+"""The GraphQL endpoint: AuthGate in front of strawberry's view (ModelrepoGraphQL). Through
+the gate every request gets the view's own answer, with the gate's request id and caller;
+what the view would fail on or refuse (a JSON body that is no object, JSON nested too
+deeply) gets 400 with the reason."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.adapters.event_store.memory import InMemoryEventStore
 from app.bootstrap import Container
 from app.graphql.context import Context
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.schema import build_schema
 from app.graphql.view import REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
 from app.http.principal import PRINCIPAL
 from app.services.log_feed import LogFeed
@@ -79,17 +81,6 @@ SCHEMA = strawberry.Schema(
 CONTAINER = cast(Container, SimpleNamespace(tokens=Tokens()))
 
 
-class Spy(ModelrepoGraphQL):
-    """Records whether the lane answered each request."""
-
-    lane: list[bool]
-
-    async def answer_json(self, *args: Any, **kwargs: Any) -> bool:
-        answered = await super().answer_json(*args, **kwargs)
-        self.lane.append(answered)
-        return answered
-
-
 class Answer:
     def __init__(self, messages: list[Message]) -> None:
         start = next(m for m in messages if m["type"] == "http.response.start")
@@ -108,11 +99,13 @@ async def post(
     content_type: str = "application/json",
     accept: str | None = None,
     via_view: bool = False,
-) -> tuple[Answer, bool]:
-    """POST ``body`` through the gate; ``via_view``: straight to strawberry's view (what
-    the lane must match). Returns the answer and whether the lane gave it."""
-    graphql = Spy(SCHEMA, lambda: CONTAINER)
-    graphql.lane = []
+    schema: strawberry.Schema = SCHEMA,
+) -> Answer:
+    """POST ``body`` through the gate; ``via_view``: straight to strawberry's view, with
+    the caller and request id the gate would give it."""
+    graphql = ModelrepoGraphQL(
+        schema, lambda: CONTAINER, max_json_depth=8, multipart_uploads_enabled=True
+    )
     headers = [(b"authorization", GOOD.encode()), (b"content-type", content_type.encode())]
     if accept is not None:
         headers.append((b"accept", accept.encode()))
@@ -144,7 +137,7 @@ async def post(
         headers.append((b"x-request-id", b"r-1"))
         gate = AuthGate(graphql, lambda: CONTAINER, max_body=10_000, max_upload=10_000)
         await gate(scope, receive, send)
-    return Answer(sent), any(graphql.lane)
+    return Answer(sent)
 
 
 def operation(query: str, **more: Any) -> bytes:
@@ -166,33 +159,71 @@ SAME_ANSWERS = [
 
 
 @pytest.mark.parametrize("body", SAME_ANSWERS)
-async def test_the_lane_answers_one_json_operation_as_the_view_does(body: bytes) -> None:
-    answer, by_lane = await post(body)
-    expected, _ = await post(body, via_view=True)
-    assert by_lane
+async def test_one_json_operation_gets_the_views_answer_through_the_gate(body: bytes) -> None:
+    answer = await post(body)
+    expected = await post(body, via_view=True)
     assert (answer.status, answer.json()) == (expected.status, expected.json())
+    assert answer.status == 200
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["content-length"] == str(len(answer.body))
     assert answer.headers["x-request-id"] == "r-1"
 
 
-async def test_the_lane_answers_with_the_caller_and_request_id_of_the_gate() -> None:
-    answer, by_lane = await post(operation("{ caller }"))
-    assert by_lane
+async def test_resolvers_get_the_caller_and_request_id_of_the_gate() -> None:
+    answer = await post(operation("{ caller }"))
     assert answer.json() == {"data": {"caller": "alice r-1"}}
 
 
 async def test_big_integers_are_written_exactly() -> None:
-    answer, _ = await post(operation("{ huge }"))
+    answer = await post(operation("{ huge }"))
     assert answer.body == b'{"data":{"huge":1180591620717411303424}}'
 
 
-async def test_a_charset_parameter_still_takes_the_lane() -> None:
-    _, by_lane = await post(operation("{ hello }"), content_type="Application/JSON; charset=utf-8")
-    assert by_lane
+async def test_a_charset_parameter_is_still_json() -> None:
+    answer = await post(operation("{ hello }"), content_type="Application/JSON; charset=utf-8")
+    assert answer.json() == {"data": {"hello": "hello world"}}
 
 
-LEFT_TO_THE_VIEW: list[tuple[bytes, dict[str, str], int, str | None]] = [
+async def test_a_subscription_over_http_gets_400_naming_the_websocket() -> None:
+    answer = await post(operation("subscription { events { position } }"), schema=build_schema())
+    assert answer.status == 400
+    assert answer.body == (
+        b"subscriptions are not served over POST: open a websocket to /graphql"
+        b" (protocol graphql-transport-ws)"
+    )
+    assert answer.headers["x-request-id"] == "r-1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        operation("{ hello }", variables={"v": [[[[[[[[1]]]]]]]]}),
+        # past Python's recursion limit
+        b'{"query": "{ hello }", "variables": {"v": ' + b"[" * 4_000 + b"]" * 4_000 + b"}}",
+        b"[" + operation("{ hello }", variables={"v": [[[[[[[1]]]]]]]}) + b"]",
+    ],
+)
+async def test_json_nested_too_deeply_gets_400_with_the_reason(body: bytes) -> None:
+    answer = await post(body)
+    assert (answer.status, answer.body) == (400, b"JSON nested more than 8 levels deep")
+    assert answer.headers["x-request-id"] == "r-1"
+
+
+async def test_multipart_operations_nested_too_deeply_get_400_with_the_reason() -> None:
+    operations = operation("{ hello }", variables={"v": [[[[[[[[1]]]]]]]]}).decode()
+    body = (
+        f'--b0\r\ncontent-disposition: form-data; name="operations"\r\n\r\n{operations}\r\n'
+        '--b0\r\ncontent-disposition: form-data; name="map"\r\n\r\n{}\r\n--b0--\r\n'
+    ).encode()
+    answer = await post(body, content_type="multipart/form-data; boundary=b0")
+    assert (answer.status, answer.body) == (400, b"JSON nested more than 8 levels deep")
+    assert answer.headers["x-request-id"] == "r-1"
+    shallow = body.replace(b"[[[[[[[[1]]]]]]]]", b"[1]")
+    answer = await post(shallow, content_type="multipart/form-data; boundary=b0")
+    assert answer.json() == {"data": {"hello": "hello world"}}
+
+
+VIEW_REFUSALS: list[tuple[bytes, dict[str, str], int, str | None]] = [
     (b"{not json", {}, 400, "Unable to parse request body as JSON"),
     (b"[1, 2]", {}, 400, None),  # a batch (not enabled)
     (json.dumps({"query": 5}).encode(), {}, 400, "must be a string or null"),
@@ -207,38 +238,35 @@ LEFT_TO_THE_VIEW: list[tuple[bytes, dict[str, str], int, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "options", "status", "message"), LEFT_TO_THE_VIEW)
-async def test_other_requests_are_left_to_the_view_and_answered_as_before(
+@pytest.mark.parametrize(("body", "options", "status", "message"), VIEW_REFUSALS)
+async def test_other_requests_get_the_views_answer_through_the_gate(
     body: bytes, options: dict[str, str], status: int, message: str | None
 ) -> None:
     content_type = options.get("content_type", "application/json")
     accept = options.get("accept")
-    answer, by_lane = await post(body, content_type=content_type, accept=accept)
-    expected, _ = await post(body, content_type=content_type, accept=accept, via_view=True)
-    assert not by_lane
+    answer = await post(body, content_type=content_type, accept=accept)
+    expected = await post(body, content_type=content_type, accept=accept, via_view=True)
     assert (answer.status, answer.body) == (expected.status, expected.body)
     assert answer.status == status
     if message is not None:
         assert message in answer.body.decode()
 
 
-@pytest.mark.parametrize("body", [b'"{ hello }"', b"5", b"null", b"true"])
+@pytest.mark.parametrize("body", [b'"{ hello }"', b"5", b" null", b"true\n"])
 async def test_a_json_body_that_is_no_object_gets_400(body: bytes) -> None:
-    answer, by_lane = await post(body)
-    assert by_lane  # strawberry's view would fail with a 500 on these
+    answer = await post(body)  # strawberry's view would fail with a 500 on these
     assert answer.status == 400
     assert answer.body == b"The request body must be a JSON object (or a batch: a list)"
     assert answer.headers["x-request-id"] == "r-1"
 
 
 async def test_websocket_messages_stay_text_frames() -> None:
-    """graphql-ws clients (browsers) read only text frames; the lane's bytes encoding must
-    not leak into the websocket protocol, which sends what the view's ``encode_json``
-    returns."""
+    """graphql-ws clients (browsers) read only text frames: the websocket protocol sends
+    what the view's ``encode_json`` returns, which must stay text."""
     store = InMemoryEventStore()
     sessions = TokenSessions(LogFeed(store), store, Tokens().still_grants)
     container = cast(Container, SimpleNamespace(tokens=Tokens(), sessions=sessions))
-    graphql = Spy(SCHEMA, lambda: container)
+    graphql = ModelrepoGraphQL(SCHEMA, lambda: container)
     gate = AuthGate(graphql, lambda: container, max_body=10_000, max_upload=10_000)
     scope: Scope = {
         "type": "websocket",
