@@ -30,7 +30,7 @@ from app.services.token_sessions import TokenSessions
 from app.services.tokens import TokenService
 from app.services.training import TrainingService
 from app.serving.cache import ModelCache
-from app.serving.plane import DataPlane
+from app.serving.plane import DataPlane, PredictLimits
 from app.serving.runtimes.base import RuntimeOptions
 from app.settings import Settings
 from domain.errors import DomainError, ValidationError
@@ -183,7 +183,11 @@ def _data_plane(
         max_wait_ms=settings.max_batch_wait_ms,
         sandbox=sandbox,
     )
-    return DataPlane(db, cache, report_status, report_failure, options)
+    plane = DataPlane(db, cache, report_status, report_failure, options)
+    plane.limits = PredictLimits(
+        settings.max_predict_bytes, settings.max_predict_rows, settings.max_json_depth
+    )
+    return plane
 
 
 async def build(settings: Settings) -> Container:

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from app.serving.errors import ServingError
 from app.serving.runtimes.base import DATATYPES, TensorSpec
 
 
-class ProtocolError(Exception):
+class ProtocolError(ServingError):
     """A request the data plane cannot accept (or, rarely, a response it cannot encode).
 
     ``status`` is the HTTP status to answer with: 400 malformed, 413 too many rows, 422
@@ -26,9 +27,7 @@ class ProtocolError(Exception):
     """
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
 
 
 def format_shape(shape: tuple[int, ...] | list[int]) -> str:

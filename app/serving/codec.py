@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 
 from app.serving._codec_tensors import ProtocolError
-from app.serving.codec_v1 import decode_v1, encode_v1
+from app.serving.codec_v1 import decode_v1, encode_v1, status_v1
 from app.serving.codec_v2 import decode_v2, encode_v2, metadata_v2, requested_outputs
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "metadata_v2",
     "parse_json",
     "requested_outputs",
+    "status_v1",
 ]
 
 _LONG_DIGITS = re.compile(rb"[0-9]{20}")

@@ -210,3 +210,15 @@ def encode_v1(outputs: Batch, fmt: str) -> dict[str, Any]:
     return {
         "predictions": [{name: column[i] for name, column in values.items()} for i in range(rows)]
     }
+
+
+def status_v1(versions: list[int], status: str, reason: str) -> dict[str, Any]:
+    """The model status answer (``GET /v1/models/{m}``): each version taking traffic, or
+    while none does, the service's status and its reason."""
+    if versions:
+        ok = {"error_code": "OK", "error_message": ""}
+        entries = [{"version": str(v), "state": "AVAILABLE", "status": ok} for v in versions]
+    else:
+        unavailable = {"error_code": "UNAVAILABLE", "error_message": reason}
+        entries = [{"version": "", "state": status, "status": unavailable}]
+    return {"model_version_status": entries}

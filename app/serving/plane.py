@@ -1,287 +1,222 @@
-"""The in-process model registry of the data plane: which versions are loaded for which
-service, and where each request goes.
+"""The data plane: answers v1 (KServe / TensorFlow Serving) and v2 (Open Inference
+Protocol) requests end to end, over the in-memory model registry it extends
+(:class:`app.serving.deployments.Deployments`).
 
-It follows the services read model. A spec change (a new revision) loads what the new
-spec needs beside what is serving now; only when every version the new spec sends traffic
-to is ready does the routing table switch, atomically, so clients never see a gap. A
-version that fails to load never takes traffic: the old table keeps serving and a failure
-event is recorded. Versions no table uses any more are unloaded once their requests end.
+For a predict request it finds the service (by Host, else by name), checks the access key,
+reads and parses the body within the limits, lets the service's routing table choose the
+version, decodes, predicts, encodes and records the answer for monitoring. Its front ends,
+the Starlette routes (:mod:`app.serving.http`) and the plain ASGI v1 path
+(:mod:`app.serving.asgi_v1`), only translate HTTP into a :class:`Call` and an
+:class:`Answer` back. Every failure is a ServingError answered through ``error_answer``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from typing import Any
 
-from app.packages.redact import without_paths
-from app.serving.batcher import Batcher
-from app.serving.cache import ModelCache
-from app.serving.loading import load_runtime, version_row
-from app.serving.recording import RequestRecorder
-from app.serving.router import WeightedRouter
-from app.serving.runtimes.base import Batch, Runtime, RuntimeFailure, RuntimeOptions
-from domain.service import ServiceStatus
-from projections.base import Reader
-from projections.services import DeploymentRow, ServiceRow, serving_state
+from app.services.keys import key_matches
+from app.serving.codec import (
+    decode_v1,
+    decode_v2,
+    dump_json,
+    encode_v1,
+    encode_v2,
+    metadata_v2,
+    parse_json,
+    status_v1,
+)
+from app.serving.deployments import (
+    Deployments,
+    Loaded,
+    ServiceState,
+)
+from app.serving.errors import ClientGone, ServingError, error_answer
 
-log = logging.getLogger("modelrepo.serving")
-
-# (service id, the revision it is about, status, reason)
-StatusReporter = Callable[[str, int, ServiceStatus, str], Awaitable[None]]
-FailureReporter = Callable[[str, str, int, str], Awaitable[None]]
-
-
-@dataclass
-class Loaded:
-    """One loaded version (for one file set and runtime)."""
-
-    key: tuple[str, int | None, str]
-    version_id: str
-    number: int
-    runtime: Runtime
-    batcher: Batcher | None
-    inflight: int = 0
-    # The most requests in flight since the metrics roll-up last looked.
-    peak: int = 0
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.idle.set()
-
-    async def predict(self, batch: Batch) -> Batch:
-        self.inflight += 1
-        if self.inflight > self.peak:
-            self.peak = self.inflight
-        self.idle.clear()
-        try:
-            if self.batcher is not None:
-                return await self.batcher.submit(batch)
-            return await self.runtime.predict(batch)
-        finally:
-            self.inflight -= 1
-            if not self.inflight:
-                self.idle.set()
-
-    async def close(self) -> None:
-        if self.batcher is not None:
-            await self.batcher.close()
-        await self.runtime.unload()
+# Reads the request body given the most bytes it may have (ServingError 413 beyond them,
+# ClientGone when the client leaves first): app.serving.request_body.read_body, bound.
+ReadBody = Callable[[int], Awaitable[bytes]]
 
 
-@dataclass
-class ServiceState:
-    row: ServiceRow
-    router: WeightedRouter[Loaded] | None = None
-    revision_served: int = 0
-    revision_wanted: int = 0
-    deploying: asyncio.Task[None] | None = None
-    loaded: dict[tuple[str, int | None, str], Loaded] = field(default_factory=dict)
+@dataclass(frozen=True, slots=True)
+class PredictLimits:
+    """A predict body's largest size in bytes, rows and JSON nesting."""
+
+    max_bytes: int = 20 * 1024**2
+    max_rows: int = 10_000
+    max_depth: int = 64
 
 
-class DataPlane:
-    def __init__(
-        self,
-        db: Reader,
-        cache: ModelCache,
-        report_status: StatusReporter,
-        report_failure: FailureReporter,
-        options: RuntimeOptions | None = None,
-        poll_seconds: float = 0.2,
-    ) -> None:
-        self.db = db
-        self.cache = cache
-        self.report_status = report_status
-        self.report_failure = report_failure
-        self.options = options or RuntimeOptions()
-        # Set by monitoring (None when it is off): requests and load times go there.
-        self.recorder: RequestRecorder | None = None
-        self.poll_seconds = poll_seconds
-        self.services: dict[str, ServiceState] = {}
-        self.by_host: dict[str, str] = {}
-        self.ready = False
-        self._seen = -1
-        self._follower: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request to the data plane: the service it names, the Host it was sent to, its
+    Authorization headers, and its path (named in the log of an unexpected error)."""
 
-    # -- lifecycle ------------------------------------------------------------------
+    name: str
+    host: str | None
+    authorizations: list[str]
+    path: str
 
-    async def start(self) -> None:
-        await self.reconcile()
-        self._follower = asyncio.create_task(self._follow())
-        self.ready = True
 
-    async def stop(self) -> None:
-        """Not ready first, then let in-flight requests finish, then unload everything."""
-        self.ready = False
-        if self._follower is not None:
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
-        for state in self.services.values():
-            if state.deploying is not None:
-                state.deploying.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await state.deploying
-        everything = [x for s in self.services.values() for x in s.loaded.values()]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(x.idle.wait() for x in everything)), 30)
-        for state in self.services.values():
-            for loaded in state.loaded.values():
-                await loaded.close()
-        self.services.clear()
-        await asyncio.gather(*self._background, return_exceptions=True)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the data plane answers: a status, a JSON body, and the number of the version
+    that answered (sent as ``x-model-version``) once one was chosen."""
 
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            try:
-                await self.reconcile()
-            except Exception:  # keep following; the next round retries
-                log.exception("serving reconcile failed")
+    status: int
+    content: bytes
+    version: int | None = None
 
-    # -- following the read model ------------------------------------------------------
 
-    async def reconcile(self) -> None:
-        async with self._lock:
-            position = await self.db.fetchval("SELECT COALESCE(MAX(position), 0) FROM rm_services")
-            count = await self.db.fetchval("SELECT COUNT(*) FROM rm_services")
-            marker = int(position) * 1_000_003 + int(count)
-            if marker == self._seen:
-                return
-            self._seen = marker
-            wanted = await serving_state(self.db)
-            names = {row.name for row, _ in wanted}
-            for name in [n for n in self.services if n not in names]:
-                await self._retire(self.services.pop(name))
-            self.by_host = {row.host_id: row.name for row, _ in wanted}
-            for row, deployments in wanted:
-                state = self.services.get(row.name)
-                if state is None:
-                    state = self.services[row.name] = ServiceState(row=row)
-                state.row = row
-                if row.status == ServiceStatus.STOPPED:
-                    await self._retire(state)
-                    continue
-                if row.revision != state.revision_wanted or (
-                    state.router is None
-                    and state.deploying is None
-                    and row.status == ServiceStatus.DEPLOYING
-                ):
-                    state.revision_wanted = row.revision
-                    if state.deploying is not None:
-                        state.deploying.cancel()
-                    state.deploying = asyncio.create_task(self._deploy(state, row, deployments))
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A sample payload's answer (testService): status, JSON value, latency, version."""
 
-    async def _retire(self, state: ServiceState) -> None:
-        if state.deploying is not None:
-            state.deploying.cancel()
-        state.router = None
-        state.revision_served = 0
-        state.revision_wanted = 0
-        for loaded in list(state.loaded.values()):
-            await self._unload_when_idle(loaded)
-        state.loaded.clear()
+    status: int
+    body: dict[str, Any]
+    latency_ms: float
+    version_number: int | None
 
-    async def _deploy(
-        self, state: ServiceState, row: ServiceRow, deployments: list[DeploymentRow]
-    ) -> None:
-        results = await asyncio.gather(
-            *(self._load(state, d) for d in deployments), return_exceptions=True
-        )
-        weighted: list[tuple[Loaded, int]] = []
-        failures: list[str] = []
-        blocking = False
-        for deployment, result in zip(deployments, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result
-                # (recorded in the service's history and shown to clients: no server paths)
-                reason = without_paths(
-                    f"V{deployment.number} failed to load: {result}", every_path=True
-                )
-                failures.append(reason)
-                blocking = blocking or deployment.weight > 0
-                await self.report_failure(row.id, deployment.version_id, row.revision, reason)
-            elif deployment.weight > 0:
-                weighted.append((result, deployment.weight))
-        if blocking:
-            # A version meant to take traffic is not there: the table serving now (if any)
-            # keeps serving, and the new one never takes traffic.
-            serving = " (the previous revision keeps serving)" if state.router else ""
-            await self.report_status(
-                row.id, row.revision, ServiceStatus.FAILED, "; ".join(failures) + serving
-            )
-            return
-        state.router = WeightedRouter(weighted)
-        state.revision_served = row.revision
-        keep = {loaded.key for loaded, _ in weighted} | {
-            r.key for r in results if isinstance(r, Loaded)
-        }
-        for key in [k for k in state.loaded if k not in keep]:
-            await self._unload_when_idle(state.loaded.pop(key))
-        await self.report_status(row.id, row.revision, ServiceStatus.RUNNING, "; ".join(failures))
 
-    async def _load(self, state: ServiceState, deployment: DeploymentRow) -> Loaded:
-        version = await version_row(self.db, deployment.version_id)
-        runtime_name = deployment.runtime or version.runtime
-        key = (deployment.version_id, deployment.file_revision, runtime_name)
-        if key in state.loaded:
-            return state.loaded[key]
-        options = replace(
-            self.options,
-            cpu_threads=max(1, int(deployment.cpu)),
-            memory_limit_mb=deployment.memory_mb,
-        )
+class DataPlane(Deployments):
+    # A predict body's limits; bootstrap sets the server's (app.settings).
+    limits: PredictLimits = PredictLimits()
+
+    # -- predictions ----------------------------------------------------------------------
+
+    async def predict_v1(self, call: Call, read_body: ReadBody) -> Answer:
+        """``POST /v1/models/{name}:predict``. Raises ClientGone (nothing to answer)."""
+        return await self._predict(call, read_body, v2=False)
+
+    async def infer_v2(self, call: Call, read_body: ReadBody) -> Answer:
+        """``POST /v2/models/{name}/infer``. Raises ClientGone (nothing to answer)."""
+        return await self._predict(call, read_body, v2=True)
+
+    async def _predict(self, call: Call, read_body: ReadBody, *, v2: bool) -> Answer:
         started = time.perf_counter()
-        runtime = await load_runtime(
-            self.db,
-            self.cache,
-            version,
-            runtime_name=runtime_name,
-            file_revision=deployment.file_revision,
-            options=options,
-        )
-        batcher = None
-        # The runtime's own options: a custom package's config.json may set its batching.
-        if runtime.supports_batching and runtime.options.max_batch_size > 1:
-            batcher = Batcher(
-                runtime.predict,
-                max_batch_size=runtime.options.max_batch_size,
-                max_wait_ms=runtime.options.max_wait_ms,
-            )
-        loaded = Loaded(key, version.id, version.number, runtime, batcher)
-        if self.recorder is not None:
+        state: ServiceState | None = None
+        version: int | None = None
+        try:
+            state = self._service(call)
+            self._check_key(state, call.authorizations)
+            limits = self.limits
+            payload = parse_json(await read_body(limits.max_bytes), max_depth=limits.max_depth)
+            loaded = self.choose(state)
+            version = loaded.number
+            if v2:
+                body = await self._infer_v2(state, loaded, payload)
+            else:
+                body = await self._predict_v1(loaded, payload)
+            status = 200
+        except ClientGone:
+            raise
+        except Exception as exc:
+            status, body = error_answer(exc, call.path)
+        # Recorded for the service it reached, refusals too (unknown services are not).
+        recorder = self.recorder
+        if recorder is not None and state is not None:
             seconds = time.perf_counter() - started
-            self.recorder.model_loaded(state.row.id, state.row.name, version.number, seconds)
-        state.loaded[key] = loaded
-        return loaded
+            recorder.record(state.row.id, state.row.name, version, status, seconds)
+        return Answer(status, dump_json(body), version)
 
-    async def _unload_when_idle(self, loaded: Loaded) -> None:
-        async def later() -> None:
-            await loaded.idle.wait()
-            await loaded.close()
+    async def _predict_v1(self, loaded: Loaded, payload: Any) -> dict[str, Any]:
+        batch, fmt = decode_v1(payload, loaded.runtime.inputs, max_rows=self.limits.max_rows)
+        return encode_v1(await loaded.predict(batch), fmt)
 
-        task = asyncio.create_task(later())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _infer_v2(self, state: ServiceState, loaded: Loaded, payload: Any) -> dict[str, Any]:
+        batch = decode_v2(payload, loaded.runtime.inputs, max_rows=self.limits.max_rows)
+        outputs = await loaded.predict(batch)
+        answer_id = payload.get("id")  # decode_v2 took an object with a string id or none
+        name, number = state.row.name, str(loaded.number)
+        return encode_v2(name, number, outputs, id=str(answer_id) if answer_id else None)
 
-    # -- requests ------------------------------------------------------------------------
+    async def predict_sample(self, state: ServiceState, payload: Any) -> Outcome:
+        """A v1 payload through ``state``'s routing table as ``predict_v1`` answers it, for
+        testService: no access check, no record; its errors other than ServingErrors raise."""
+        started = time.perf_counter()
+        loaded: Loaded | None = None
+        try:
+            loaded = self.choose(state)
+            body, status = await self._predict_v1(loaded, payload), 200
+        except ServingError as exc:
+            status, body = error_answer(exc, "testService")
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Outcome(status, body, latency_ms, loaded.number if loaded else None)
 
-    def find(self, name: str, host: str | None = None) -> ServiceState | None:
-        """The service by host id (the first label of Host), else by name."""
-        if host:
-            by_host = self.by_host.get(host.split(".", 1)[0].split(":", 1)[0])
-            if by_host is not None:
-                return self.services.get(by_host)
-        return self.services.get(name)
+    # -- the other requests (not recorded) ----------------------------------------------
+
+    def status_v1(self, call: Call) -> Answer:
+        """``GET /v1/models/{name}`` (TensorFlow Serving's model status)."""
+
+        def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
+            row, router = state.row, state.router
+            versions = sorted({t.number for t, _ in router.targets}) if router else []
+            return 200, status_v1(versions, row.status, row.status_reason)
+
+        return self._answer(call, build)
+
+    def metadata_v2(self, call: Call) -> Answer:
+        """``GET /v2/models/{name}``: 503 while the service is not serving."""
+
+        def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
+            runtime = self.choose(state).runtime
+            router = state.router
+            versions = sorted({str(t.number) for t, _ in router.targets}) if router else []
+            body = metadata_v2(
+                state.row.name, versions, runtime.inputs, runtime.outputs, runtime.name
+            )
+            return 200, body
+
+        return self._answer(call, build)
+
+    def ready_v2(self, call: Call) -> Answer:
+        """``GET /v2/models/{name}/ready``: 200 while serving, else 503."""
+
+        def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
+            ready = state.router is not None
+            return (200 if ready else 503), {"name": state.row.name, "ready": ready}
+
+        return self._answer(call, build)
+
+    def _answer(
+        self, call: Call, build: Callable[[ServiceState], tuple[int, dict[str, Any]]]
+    ) -> Answer:
+        try:
+            state = self._service(call)
+            self._check_key(state, call.authorizations)
+            status, body = build(state)
+        except Exception as exc:
+            status, body = error_answer(exc, call.path)
+        return Answer(status, dump_json(body))
+
+    # -- access and routing -----------------------------------------------------------------
+
+    def _service(self, call: Call) -> ServiceState:
+        state = self.find(call.name, call.host)
+        if state is None:
+            raise ServingError(f"no service named {call.name[:80]!r}", 404)
+        return state
+
+    @staticmethod
+    def _check_key(state: ServiceState, authorizations: list[str]) -> None:
+        """ServingError: 400 several Authorization headers; 401 no key or the wrong one.
+        The key is compared in constant time with the stored hash and opens its own
+        service only."""
+        if len(authorizations) > 1:
+            raise ServingError("send one Authorization header, not several", 400)
+        if not authorizations or not authorizations[0].strip():
+            raise ServingError("send the service's access key: Authorization: <key>", 401)
+        sent = authorizations[0].strip()
+        scheme, _, rest = sent.partition(" ")
+        key = rest.strip() if scheme.lower() == "bearer" else sent
+        if not key_matches(key, state.row.key_hash):
+            raise ServingError(f"the access key does not open service {state.row.name}", 401)
 
     def choose(self, state: ServiceState) -> Loaded:
+        """The version to answer, by the service's traffic split; 503 while not serving."""
         if state.router is None:
             status = state.row.status.lower()
-            raise RuntimeFailure(f"service {state.row.name} is not serving ({status})", 503)
+            raise ServingError(f"service {state.row.name} is not serving ({status})", 503)
         return state.router.next()

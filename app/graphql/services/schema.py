@@ -37,7 +37,6 @@ from app.graphql.services.payloads import (
 )
 from app.graphql.services.types import Service
 from app.services.ids import parse_id
-from app.serving.predict import run_v1
 from domain.errors import NotFound as NotFoundError
 from domain.errors import ValidationError as DomainValidationError
 from domain.service import Service as ServiceAggregate
@@ -212,9 +211,7 @@ class ServiceMutations:
         state = None if row is None else container.serving.find(row.name)
         if row is None or state is None:
             raise NotFoundError("service", str(service_id))
-        outcome = await run_v1(
-            container.serving, state, payload, container.settings.max_predict_rows
-        )
+        outcome = await container.serving.predict_sample(state, payload)
         return TestServiceSuccess(
             response=cast(JSON, outcome.body),
             status_code=outcome.status,

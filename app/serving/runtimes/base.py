@@ -3,7 +3,10 @@
 A runtime works on a *batch*: a dict from input name to a numpy array whose first axis is
 the batch (rows). The data plane decodes requests into that shape using the runtime's
 declared inputs (name, datatype, shape with -1 for dynamic axes) and checks them first, so
-a runtime sees only well-formed batches. Heavy frameworks are imported inside ``load``.
+a runtime sees only well-formed batches. ``Runtime.predict`` checks what every caller (the
+data plane, batch runs) needs before a runtime's own ``infer`` runs: that the model is
+loaded (503) and that the batch has every declared input (400). Heavy frameworks are
+imported inside ``load``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 
 from app.packages.service_config import read_service_config
 from app.sandbox import Sandbox
+from app.serving.errors import ServingError
 
 Batch = dict[str, np.ndarray]
 
@@ -45,13 +49,15 @@ class TensorSpec:
     shape: tuple[int, ...]  # including the batch axis; -1 = any size
 
 
-class RuntimeFailure(Exception):
+class RuntimeFailure(ServingError):
     """A runtime cannot load or predict. ``status`` is the HTTP status to answer with."""
 
-    def __init__(self, message: str, status: int = 500) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+
+class NotLoaded(RuntimeFailure):
+    """A prediction asked of a runtime before ``load`` or after ``unload``."""
+
+    def __init__(self) -> None:
+        super().__init__("the model is not loaded", 503)
 
 
 class MissingExtra(RuntimeFailure):
@@ -99,9 +105,25 @@ class Runtime(ABC):
         """Load the model from ``self.package`` and fill ``inputs`` / ``outputs``.
         Raises RuntimeFailure (or MissingExtra) with a clear message."""
 
+    @property
     @abstractmethod
+    def loaded(self) -> bool:
+        """Whether ``load`` has succeeded and ``unload`` has not run since."""
+
     async def predict(self, batch: Batch) -> Batch:
-        """Outputs by name, each with the same first axis as the inputs. Blocking
+        """Outputs by name, each with the same first axis as the inputs. Raises
+        RuntimeFailure: 503 (NotLoaded) before ``load`` or after ``unload``, 400 when the
+        batch lacks a declared input, else whatever ``infer`` raises."""
+        if not self.loaded:
+            raise NotLoaded()
+        for spec in self.inputs:
+            if spec.name not in batch:
+                raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
+        return await self.infer(batch)
+
+    @abstractmethod
+    async def infer(self, batch: Batch) -> Batch:
+        """``predict`` on a batch with every declared input, of a loaded model. Blocking
         inference must run off the event loop (a thread or a worker process), unless it is
         shorter than the hand-off itself (see ``_run_cost``, used by the ONNX runtime)."""
 

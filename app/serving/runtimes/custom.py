@@ -34,6 +34,7 @@ from app.serving.runtimes import _custom_worker as wire
 from app.serving.runtimes.base import (
     DATATYPES,
     Batch,
+    NotLoaded,
     Runtime,
     RuntimeFailure,
     RuntimeOptions,
@@ -156,10 +157,14 @@ class CustomRuntime(Runtime):
             raise RuntimeFailure(f"model_service.py failed to load: {header.get('error')}")
         return worker
 
-    async def predict(self, batch: Batch) -> Batch:
+    @property
+    def loaded(self) -> bool:
+        return self._layout is not None
+
+    async def infer(self, batch: Batch) -> Batch:
         async with self._lock:
-            if self._layout is None:
-                raise RuntimeFailure("the model is not loaded", 503)
+            if self._layout is None:  # unloaded while this request waited for the lock
+                raise NotLoaded()
             worker, self._worker = self._worker or await self._start(self._layout), None
             header, arrays = await worker.exchange(batch, self.options.timeout_seconds)
             self._worker = worker  # only after a complete exchange

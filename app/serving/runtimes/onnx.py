@@ -115,15 +115,13 @@ class OnnxRuntime(Runtime):
         loop = asyncio.get_running_loop()
         self._cost = await loop.run_in_executor(self._executor, self._probe, session)
 
-    async def predict(self, batch: Batch) -> Batch:
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    async def infer(self, batch: Batch) -> Batch:
         session = self._session
-        if session is None:
-            raise RuntimeFailure("the model is not loaded", 503)
-        feeds: dict[str, np.ndarray] = {}
-        for spec in self.inputs:
-            if spec.name not in batch:
-                raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
-            feeds[spec.name] = _as_input(batch[spec.name], spec.datatype)
+        feeds = {spec.name: _as_input(batch[spec.name], spec.datatype) for spec in self.inputs}
         names = [spec.name for spec in self.outputs]
         cost = self._cost
         rows = _rows(feeds)

@@ -141,14 +141,15 @@ class PmmlRuntime(Runtime):
         ]
         self._evaluator = evaluator
 
-    async def predict(self, batch: Batch) -> Batch:
-        if self._evaluator is None:
-            raise RuntimeFailure("the model is not loaded", 503)
-        data = []
-        for spec in self.inputs:
-            if spec.name not in batch:
-                raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
-            data.append([_value(item, spec.datatype) for item in batch[spec.name].ravel()])
+    @property
+    def loaded(self) -> bool:
+        return self._evaluator is not None
+
+    async def infer(self, batch: Batch) -> Batch:
+        data = [
+            [_value(item, spec.datatype) for item in batch[spec.name].ravel()]
+            for spec in self.inputs
+        ]
         arguments = {"columns": [spec.name for spec in self.inputs], "data": data}
         try:
             results = await asyncio.to_thread(self._evaluate, arguments)

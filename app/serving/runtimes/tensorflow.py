@@ -124,15 +124,13 @@ class TensorflowRuntime(Runtime):
         self.outputs = [_spec(_tensor_name(t), t) for t in fetches]
         self._function, self._keep = wrapped.prune(feeds=feeds, fetches=fetches), wrapped
 
-    async def predict(self, batch: Batch) -> Batch:
-        function = self._function
-        if function is None:
-            raise RuntimeFailure("the model is not loaded", 503)
-        for spec in self.inputs:
-            if spec.name not in batch:
-                raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
+    @property
+    def loaded(self) -> bool:
+        return self._function is not None
+
+    async def infer(self, batch: Batch) -> Batch:
         try:
-            return await asyncio.to_thread(self._run, function, batch)
+            return await asyncio.to_thread(self._run, self._function, batch)
         except RuntimeFailure:
             raise
         except Exception as exc:  # InvalidArgumentError and kin: bad shapes or values

@@ -81,13 +81,13 @@ class TorchscriptRuntime(Runtime):
             raise RuntimeFailure(f"torch cannot load {path.name}: {exc}") from exc
         self._module = module.eval()
 
-    async def predict(self, batch: Batch) -> Batch:
-        if self._module is None:
-            raise RuntimeFailure("the model is not loaded", 503)
+    @property
+    def loaded(self) -> bool:
+        return self._module is not None
+
+    async def infer(self, batch: Batch) -> Batch:
         arrays = []
         for spec in self.inputs:
-            if spec.name not in batch:
-                raise RuntimeFailure(f"the input {spec.name!r} is missing", 400)
             array = np.asarray(batch[spec.name], dtype=DATATYPES[spec.datatype])
             arrays.append(array if array.flags.writeable else array.copy())
         try:
