@@ -98,21 +98,36 @@ class Container:
 def open_database(url: str) -> tuple[Database, EventStore]:
     """Adapters for a database URL (not opened yet)."""
     if url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
-        from app.adapters.event_store.postgres import PostgresEventStore
         from app.adapters.sql.postgres import PostgresDatabase
 
         pg = PostgresDatabase(url)
-        return pg, PostgresEventStore(pg)
+        return pg, event_store_in(pg)
     if url.startswith("sqlite://"):
-        from app.adapters.event_store.sqlite import SqliteEventStore
         from app.adapters.sql.sqlite import SqliteDatabase
 
         lite = SqliteDatabase(url)
-        return lite, SqliteEventStore(lite)
+        return lite, event_store_in(lite)
     raise ValueError(
         f"unsupported MODELREPO_DATABASE_URL {url.split('://')[0]}://…;"
         " use sqlite:///path or postgresql://…"
     )
+
+
+def event_store_in(db: Database) -> EventStore:
+    """The event store whose tables live in ``db`` (not set up yet)."""
+    from app.adapters.sql.sqlite import SqliteDatabase
+
+    if isinstance(db, SqliteDatabase):
+        from app.adapters.event_store.sqlite import SqliteEventStore
+
+        return SqliteEventStore(db)
+    from app.adapters.sql.postgres import PostgresDatabase
+
+    if isinstance(db, PostgresDatabase):
+        from app.adapters.event_store.postgres import PostgresEventStore
+
+        return PostgresEventStore(db)
+    raise TypeError(f"no event store keeps its events in a {type(db).__name__}; pass one")
 
 
 class S3Opener:
@@ -190,9 +205,25 @@ def _data_plane(
     return plane
 
 
-async def build(settings: Settings) -> Container:
-    """Open the database and storage, create tables, and catch the read models up."""
-    db, store = open_database(settings.resolved_database_url)
+async def build(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    event_store: EventStore | None = None,
+    storage: ObjectStore | None = None,
+) -> Container:
+    """Open the database and storage, create tables, and catch the read models up.
+
+    ``database``, ``event_store`` and ``storage``, when given (not yet opened), are used
+    instead of those the settings name: tests pass in-memory or temporary ones. Either way
+    build opens them and the container closes them."""
+    if database is None:
+        database, named_store = open_database(settings.resolved_database_url)
+        if event_store is None:
+            event_store = named_store
+    elif event_store is None:
+        event_store = event_store_in(database)
+    db, store = database, event_store
     await db.open()
     try:
         await store.setup()
@@ -203,7 +234,8 @@ async def build(settings: Settings) -> Container:
         await projector.setup()
         await projector.catch_up()
         open_s3 = S3Opener(settings)
-        storage = await open_storage(settings, open_s3)
+        if storage is None:
+            storage = await open_storage(settings, open_s3)
         keys = KeyVault(db, load_fernet(settings.secret_key, settings.data_dir))
         await keys.setup()
     except BaseException:

@@ -1,36 +1,40 @@
-"""Fakes implementing our ports, for unit tests."""
+"""The app's container on in-memory and temporary adapters, for unit tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from app.adapters.event_store.memory import InMemoryEventStore
-from app.adapters.event_store.port import EventMeta, NewEvent, RecordedEvent
-from app.services.models import ModelService
-from app.services.repository import Repository
-from app.services.serialization import EventMapper
+from app.adapters.event_store.port import EventStore
+from app.adapters.object_store.local import LocalObjectStore
+from app.adapters.sql.sqlite import SqliteDatabase
+from app.bootstrap import Container, build
+from app.settings import Settings
 
 
-class RecordingSync:
-    """A read side that is always caught up; remembers the highest position waited for."""
-
-    def __init__(self) -> None:
-        self.position = 0
-
-    async def wait_for(self, position: int, appended: Sequence[RecordedEvent] = ()) -> None:
-        self.position = max(self.position, position)
-
-    async def append_and_apply(
-        self, events: Sequence[NewEvent], meta: EventMeta
-    ) -> list[RecordedEvent] | None:
-        return None  # the caller appends
-
-
-def model_service(snapshot_every: int = 50) -> tuple[ModelService, InMemoryEventStore]:
-    store = InMemoryEventStore()
-    repository = Repository(store, EventMapper(), snapshot_every=snapshot_every)
-    return ModelService(repository, RecordingSync()), store
+@asynccontextmanager
+async def in_memory_container(
+    data_dir: Path, store: EventStore | None = None
+) -> AsyncIterator[Container]:
+    """The container bootstrap builds, on an in-memory event store (``store`` to share one,
+    as two processes share a database), with its read models in a SQLite file and its
+    objects in a folder under ``data_dir``."""
+    settings = Settings(
+        data_dir=data_dir, monitoring=False, batch_worker=False, optimization_worker=False
+    )
+    container = await build(
+        settings,
+        database=SqliteDatabase(f"sqlite:///{data_dir / 'read-models.db'}"),
+        event_store=InMemoryEventStore() if store is None else store,
+        storage=LocalObjectStore(data_dir / "objects"),
+    )
+    try:
+        yield container
+    finally:
+        await container.close()
 
 
 def spy(obj: object, name: str) -> list[Any]:

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from app.adapters.event_store.memory import InMemoryEventStore
 from app.adapters.event_store.port import EventMeta, NewEvent, RecordedEvent
+from app.bootstrap import Container
 from app.services.models import ModelService, VersionSpec
 from app.services.repository import AggregateCache, Repository
 from app.services.serialization import EventMapper
 from domain.errors import ValidationError
 from domain.model import Model, ModelList
-from tests.unit.fakes import model_service, spy
+from tests.unit.fakes import in_memory_container, spy
 
 META = EventMeta(actor="tester", request_id="r1")
 ONNX = VersionSpec(model_format="ONNX")
@@ -31,8 +33,8 @@ def model(version_count: int = 1) -> Model:
     return aggregate
 
 
-async def test_commands_take_what_this_process_saved_last_from_memory() -> None:
-    service, store = model_service()
+async def test_commands_take_what_this_process_saved_last_from_memory(container: Container) -> None:
+    service, store = container.models, container.store
     created, _ = await service.import_model("m", ONNX, meta=META)
     reads = spy(store, "read_aggregate")
     for _ in range(3):
@@ -43,14 +45,16 @@ async def test_commands_take_what_this_process_saved_last_from_memory() -> None:
     assert loaded.last_version_number == 4 and reads == [created.id]
 
 
-async def test_a_stale_aggregate_fails_its_save_and_the_retry_reads_the_store() -> None:
+async def test_a_stale_aggregate_fails_its_save_and_the_retry_reads_the_store(
+    container: Container, tmp_path: Path
+) -> None:
     """Process B changes the model after process A cached it."""
-    service_a, store = model_service()
-    service_b, _ = model_service()
-    service_b.repo.store = store
+    service_a, store = container.models, container.store
     created, _ = await service_a.import_model("m", ONNX, meta=META)
-    await service_b.edit_tags(created.id, [("team", "cv")], meta=META)
-    await service_b.import_version(created.id, ONNX, meta=META)  # V2 by B
+    async with in_memory_container(tmp_path / "b", store) as process_b:
+        service_b = process_b.models
+        await service_b.edit_tags(created.id, [("team", "cv")], meta=META)
+        await service_b.import_version(created.id, ONNX, meta=META)  # V2 by B
 
     reads = spy(store, "read_aggregate")
     updated, v3 = await service_a.import_version(created.id, ONNX, meta=META)
@@ -60,8 +64,10 @@ async def test_a_stale_aggregate_fails_its_save_and_the_retry_reads_the_store() 
     assert [e.originator_version for e in log] == list(range(1, len(log) + 1))
 
 
-async def test_an_aggregate_a_command_refused_to_change_is_loaded_again() -> None:
-    service, store = model_service()
+async def test_an_aggregate_a_command_refused_to_change_is_loaded_again(
+    container: Container,
+) -> None:
+    service, store = container.models, container.store
     created, _ = await service.import_model("m", ONNX, tags={"a": "1"}, meta=META)
     with pytest.raises(ValidationError):
         await service.edit_tags(created.id, [(f"k{i}", "v") for i in range(51)], meta=META)

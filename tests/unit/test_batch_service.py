@@ -11,12 +11,12 @@ from uuid import UUID
 import pytest
 
 from app.adapters.event_store.port import EventMeta
+from app.bootstrap import Container
 from app.services.batch_jobs import BatchService
 from app.services.models import VersionSpec
 from domain.batch import BatchRun, RunStatus
 from domain.errors import AlreadyDeleted, InvalidState, ValidationError
 from domain.version import FileEntry, FileSet, ModelVersion
-from tests.unit.fakes import RecordingSync, model_service
 
 META = EventMeta(actor="t")
 SPEC = {
@@ -27,19 +27,20 @@ SPEC = {
 }
 
 
-async def _setup() -> tuple[BatchService, str]:
-    models, _ = model_service()
+async def _setup(container: Container) -> tuple[BatchService, str]:
+    models = container.models
     _, version = await models.import_model(
         "m", VersionSpec("ONNX", source={"kind": "upload", "uri": "m.onnx"}), meta=META
     )
     files = FileSet(prefix="p", files=(FileEntry("m.onnx", 1, "0" * 64),))
     await models.change_version(version.id, lambda v: v.complete_import(files), meta=META)
-    service = BatchService(models.repo, RecordingSync(), parse_steps=lambda steps: steps)
-    return service, str(version.id)
+    return container.batch, str(version.id)
 
 
-async def test_periodic_jobs_create_each_run_once_even_with_two_schedulers() -> None:
-    service, version = await _setup()
+async def test_periodic_jobs_create_each_run_once_even_with_two_schedulers(
+    container: Container,
+) -> None:
+    service, version = await _setup(container)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     job = await service.create_job(
         "hourly",
@@ -57,8 +58,8 @@ async def test_periodic_jobs_create_each_run_once_even_with_two_schedulers() -> 
     assert await service.schedule_due(job.id, later, meta=META) == 0
 
 
-async def test_a_run_has_one_claimant() -> None:
-    service, version = await _setup()
+async def test_a_run_has_one_claimant(container: Container) -> None:
+    service, version = await _setup(container)
     job = await service.create_job("once", version, SPEC, {"kind": "ONCE"}, [], meta=META)
     run = await service.trigger(job.id, meta=META)
     claims = await asyncio.gather(*(service.claim(run.id, f"w{i}", meta=META) for i in range(8)))
@@ -77,14 +78,14 @@ async def test_a_run_has_one_claimant() -> None:
         ({"kind": "ONCE", "misfire": "MAYBE"}, "RUN_ONCE or SKIP"),
     ],
 )
-async def test_bad_schedules(schedule: dict[str, Any], needle: str) -> None:
-    service, version = await _setup()
+async def test_bad_schedules(schedule: dict[str, Any], needle: str, container: Container) -> None:
+    service, version = await _setup(container)
     with pytest.raises(ValidationError, match=needle):
         await service.create_job("bad", version, SPEC, schedule, [], meta=META)
 
 
-async def test_a_deleted_version_cannot_run_jobs() -> None:
-    service, version = await _setup()
+async def test_a_deleted_version_cannot_run_jobs(container: Container) -> None:
+    service, version = await _setup(container)
     stored = await service.repo.get(UUID(version), ModelVersion, kind="version")
     stored.delete()
     await service.repo.save(stored, meta=META)
@@ -92,8 +93,8 @@ async def test_a_deleted_version_cannot_run_jobs() -> None:
         await service.create_job("late", version, SPEC, {"kind": "ONCE"}, [], meta=META)
 
 
-async def test_cancel_and_final_states() -> None:
-    service, version = await _setup()
+async def test_cancel_and_final_states(container: Container) -> None:
+    service, version = await _setup(container)
     job = await service.create_job("once", version, SPEC, {"kind": "ONCE"}, [], meta=META)
     run = await service.trigger(job.id, meta=META)
     cancelled = await service.cancel_run(run.id, meta=META)

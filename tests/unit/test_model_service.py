@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from app.adapters.event_store.port import EventMeta
+from app.bootstrap import Container
 from app.services.models import VersionSpec
 from domain.errors import AlreadyDeleted, NameTaken, NotFound, ValidationError
 from domain.model import Model, ModelList
 from domain.version import ModelVersion
-from tests.unit.fakes import model_service
+from tests.unit.fakes import in_memory_container
 
 META = EventMeta(actor="tester", request_id="r1")
 ONNX = VersionSpec(model_format="ONNX")
 
 
-async def test_import_creates_model_and_v1_atomically() -> None:
-    service, store = model_service()
+async def test_import_creates_model_and_v1_atomically(container: Container) -> None:
+    service, store = container.models, container.store
     model, version = await service.import_model("  resnet ", ONNX, tags={"team": "cv"}, meta=META)
     assert (model.name, model.tags, model.last_version_number) == ("resnet", {"team": "cv"}, 1)
     assert (version.number, version.runtime, version.status) == (1, "onnxruntime", "READY")
@@ -34,8 +36,10 @@ async def test_import_creates_model_and_v1_atomically() -> None:
 
 
 @pytest.mark.parametrize("other", ["resnet", "RESNET", "  ResNet  "])
-async def test_duplicate_names_conflict_ignoring_case_and_spaces(other: str) -> None:
-    service, store = model_service()
+async def test_duplicate_names_conflict_ignoring_case_and_spaces(
+    other: str, container: Container
+) -> None:
+    service, store = container.models, container.store
     await service.import_model("ResNet", ONNX, meta=META)
     before = await store.last_position()
     with pytest.raises(NameTaken, match="'ResNet' already exists"):
@@ -43,15 +47,15 @@ async def test_duplicate_names_conflict_ignoring_case_and_spaces(other: str) -> 
     assert await store.last_position() == before
 
 
-async def test_the_same_name_may_be_used_in_the_other_list() -> None:
-    service, _ = model_service()
+async def test_the_same_name_may_be_used_in_the_other_list(container: Container) -> None:
+    service = container.models
     await service.import_model("resnet", ONNX, meta=META)
     model, _ = await service.import_model("resnet", ONNX, model_list=ModelList.OPTIMIZED, meta=META)
     assert model.model_list == "OPTIMIZED"
 
 
-async def test_concurrent_claims_of_one_name_have_one_winner() -> None:
-    service, _ = model_service()
+async def test_concurrent_claims_of_one_name_have_one_winner(container: Container) -> None:
+    service = container.models
     results = await asyncio.gather(
         *(service.import_model(f"Name{' ' * (i % 3)}", ONNX, meta=META) for i in range(20)),
         return_exceptions=True,
@@ -73,16 +77,17 @@ async def test_concurrent_claims_of_one_name_have_one_winner() -> None:
     ],
 )
 async def test_bad_imports_change_nothing(
-    name: str, tags: dict[str, str], spec: VersionSpec
+    name: str, tags: dict[str, str], spec: VersionSpec, container: Container
 ) -> None:
-    service, store = model_service()
+    service, store = container.models, container.store
     with pytest.raises(ValidationError):
         await service.import_model(name, spec, tags=tags, meta=META)
     assert await store.last_position() == 0
 
 
-async def test_fifty_concurrent_version_imports_number_v1_to_v50() -> None:
-    service, _ = model_service(snapshot_every=7)
+async def test_fifty_concurrent_version_imports_number_v1_to_v50(container: Container) -> None:
+    service = container.models
+    container.repository.snapshot_every = 7
     model, _ = await service.import_model("m", ONNX, meta=META)
     results = await asyncio.gather(
         *(service.import_version(model.id, ONNX, meta=META) for _ in range(49))
@@ -93,23 +98,24 @@ async def test_fifty_concurrent_version_imports_number_v1_to_v50() -> None:
     assert reloaded.last_version_number == 50
 
 
-async def test_concurrent_imports_from_two_services_sharing_a_store() -> None:
+async def test_concurrent_imports_from_two_services_sharing_a_store(
+    container: Container, tmp_path: Path
+) -> None:
     """Two processes: no shared in-process lock, only optimistic concurrency."""
-    service_a, store = model_service()
-    service_b, _ = model_service()
-    service_b.repo.store = store
-    model, _ = await service_a.import_model("m", ONNX, meta=META)
-    results = await asyncio.gather(
-        *(
-            (service_a if i % 2 else service_b).import_version(model.id, ONNX, meta=META)
-            for i in range(30)
+    async with in_memory_container(tmp_path / "b", container.store) as other:
+        service_a, service_b = container.models, other.models
+        model, _ = await service_a.import_model("m", ONNX, meta=META)
+        results = await asyncio.gather(
+            *(
+                (service_a if i % 2 else service_b).import_version(model.id, ONNX, meta=META)
+                for i in range(30)
+            )
         )
-    )
     assert sorted(v.number for _, v in results) == list(range(2, 32))
 
 
-async def test_version_numbers_are_never_reused_after_deletion() -> None:
-    service, _ = model_service()
+async def test_version_numbers_are_never_reused_after_deletion(container: Container) -> None:
+    service = container.models
     model, _ = await service.import_model("m", ONNX, meta=META)
     _, v2 = await service.import_version(model.id, ONNX, meta=META)
     await service.delete_version(v2.id, meta=META)
@@ -117,8 +123,10 @@ async def test_version_numbers_are_never_reused_after_deletion() -> None:
     assert v3.number == 3
 
 
-async def test_deleting_a_model_deletes_its_versions_and_frees_its_name() -> None:
-    service, _ = model_service()
+async def test_deleting_a_model_deletes_its_versions_and_frees_its_name(
+    container: Container,
+) -> None:
+    service = container.models
     model, v1 = await service.import_model("m", ONNX, meta=META)
     _, v2 = await service.import_version(model.id, ONNX, meta=META)
     await service.delete_version(v1.id, meta=META)
@@ -130,8 +138,8 @@ async def test_deleting_a_model_deletes_its_versions_and_frees_its_name() -> Non
     assert again.id != model.id
 
 
-async def test_deleted_things_cannot_be_changed() -> None:
-    service, store = model_service()
+async def test_deleted_things_cannot_be_changed(container: Container) -> None:
+    service, store = container.models, container.store
     model, v1 = await service.import_model("m", ONNX, meta=META)
     await service.delete_version(v1.id, meta=META)
     with pytest.raises(AlreadyDeleted, match="V1 is deleted"):
@@ -149,8 +157,8 @@ async def test_deleted_things_cannot_be_changed() -> None:
     assert await store.last_position() == before
 
 
-async def test_unknown_and_malformed_ids() -> None:
-    service, _ = model_service()
+async def test_unknown_and_malformed_ids(container: Container) -> None:
+    service = container.models
     with pytest.raises(NotFound):
         await service.edit_tags("00000000-0000-0000-0000-000000000000", [], meta=META)
     with pytest.raises(ValidationError, match="not a valid id"):
@@ -159,8 +167,8 @@ async def test_unknown_and_malformed_ids() -> None:
         await service.delete_version("", meta=META)
 
 
-async def test_unchanged_tags_or_description_record_nothing() -> None:
-    service, store = model_service()
+async def test_unchanged_tags_or_description_record_nothing(container: Container) -> None:
+    service, store = container.models, container.store
     model, _ = await service.import_model("m", ONNX, tags={"a": "b"}, meta=META)
     before = await store.last_position()
     await service.edit_tags(model.id, [("a", "b")], meta=META)
@@ -168,8 +176,8 @@ async def test_unchanged_tags_or_description_record_nothing() -> None:
     assert await store.last_position() == before
 
 
-async def test_state_as_of_a_past_moment() -> None:
-    service, _ = model_service()
+async def test_state_as_of_a_past_moment(container: Container) -> None:
+    service = container.models
     model, _ = await service.import_model("m", ONNX, tags={"stage": "dev"}, meta=META)
     await asyncio.sleep(0.01)
     between = datetime.now(UTC)
@@ -186,8 +194,9 @@ async def test_state_as_of_a_past_moment() -> None:
     assert found == model.id
 
 
-async def test_snapshots_keep_loads_correct() -> None:
-    service, store = model_service(snapshot_every=5)
+async def test_snapshots_keep_loads_correct(container: Container) -> None:
+    service, store = container.models, container.store
+    container.repository.snapshot_every = 5
     model, _ = await service.import_model("m", ONNX, meta=META)
     for _ in range(12):
         await service.import_version(model.id, ONNX, meta=META)

@@ -6,21 +6,17 @@ socket closed from outside sends 4403 and ends the app's receive loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from uuid import UUID
 
 import pytest
 from starlette.types import Message
 
-from app.adapters.event_store.memory import InMemoryEventStore
 from app.adapters.event_store.port import EventMeta
+from app.bootstrap import Container
 from app.graphql.token_sockets import TokenSocket
 from app.services.log_feed import LogFeed
-from app.services.repository import Repository
-from app.services.serialization import EventMapper
 from app.services.token_sessions import TokenSessions
-from app.services.tokens import Principal
+from app.services.tokens import Principal, TokenService
 from domain.token import ApiToken, Role
 
 META = EventMeta(actor="test")
@@ -28,27 +24,16 @@ META = EventMeta(actor="test")
 
 @dataclass
 class Tokens:
-    """Tokens in an in-memory event store, checked as TokenService.still_grants does."""
+    """Viewer tokens, created and revoked by the container's TokenService."""
 
-    store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
-    mapper: EventMapper = field(default_factory=EventMapper)
-
-    async def record(self, token: ApiToken) -> None:
-        events = [self.mapper.to_new_event(e) for e in token.collect_events()]
-        await self.store.append(events, META)
+    service: TokenService
 
     async def create(self, name: str) -> tuple[ApiToken, Principal]:
-        token = ApiToken.create(name, Role.VIEWER, f"hash-{name}")
-        await self.record(token)
+        _, token = await self.service.create(name, Role.VIEWER, meta=META)
         return token, Principal(str(token.id), name, Role.VIEWER)
 
     async def revoke(self, token: ApiToken) -> None:
-        token.revoke()
-        await self.record(token)
-
-    async def still_grants(self, principal: Principal) -> bool:
-        token = await Repository(self.store, self.mapper).find(UUID(principal.token_id), ApiToken)
-        return token is not None and not token.revoked and token.role == principal.role.value
+        await self.service.revoke(token.id, meta=META)
 
 
 @dataclass
@@ -62,19 +47,13 @@ class Closes:
 
 
 @pytest.fixture
-def tokens() -> Tokens:
-    return Tokens()
+def tokens(container: Container) -> Tokens:
+    return Tokens(container.tokens)
 
 
 @pytest.fixture
-async def sessions(tokens: Tokens) -> AsyncIterator[TokenSessions]:
-    feed = LogFeed(tokens.store, poll_seconds=0.05)
-    tracked = TokenSessions(feed, tokens.store, tokens.still_grants)
-    try:
-        yield tracked
-    finally:
-        await tracked.close()
-        await feed.close()
+def sessions(container: Container) -> TokenSessions:
+    return container.sessions  # as the app tracks them; the container closes it
 
 
 async def test_a_revocation_closes_the_tokens_sessions_and_no_others(
@@ -119,19 +98,19 @@ async def test_a_session_of_a_token_with_another_role_is_refused(
 
 
 async def test_a_revocation_recorded_while_a_session_opens_is_not_missed(
-    tokens: Tokens,
+    tokens: Tokens, container: Container
 ) -> None:
     """The check of the token reads the store just before the revocation is recorded:
     the follower of the log must close the session."""
     token, principal = await tokens.create("alice")
 
     async def granted_then_revoked(checked: Principal) -> bool:
-        granted = await tokens.still_grants(checked)
+        granted = await container.tokens.still_grants(checked)
         await tokens.revoke(token)
         return granted
 
-    feed = LogFeed(tokens.store, poll_seconds=0.05)
-    sessions = TokenSessions(feed, tokens.store, granted_then_revoked)
+    feed = LogFeed(container.store, poll_seconds=0.05)
+    sessions = TokenSessions(feed, container.store, granted_then_revoked)
     closes = Closes()
     try:
         assert await sessions.open(principal, closes) is not None
