@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from app.adapters.object_store.port import ObjectStore, normalize_prefix
-from app.batch import _parsers
+from app.batch import _file_parsers
 from app.batch.chunks import Chunk, ChunkPosition, DataFormat, OnError, ReadReport, RowErrors
 from app.batch.errors import BatchError
 
@@ -72,12 +72,12 @@ async def read_columns(
     of the first JSON Lines object. CSV and JSON Lines are fetched only as far as needed."""
     data_format = DataFormat.parse(fmt)
     key = (await input_keys(store, key_or_prefix))[0]
-    head = functools.partial(_parsers.header_complete, data_format)
+    head = functools.partial(_file_parsers.header_complete, data_format)
     async with (
         _Worker() as worker,
         _spooled(store, key, data_format, spool_dir, worker, head) as path,
     ):
-        return await worker.run(_parsers.header, data_format, path, key)
+        return await worker.run(_file_parsers.header, data_format, path, key)
 
 
 async def iter_input(
@@ -120,7 +120,7 @@ async def iter_input(
                 continue
             report.files.append(key)
             async with _spooled(store, key, data_format, spool_dir, worker) as path:
-                frames = _parsers.frames(data_format, path, key, chunk_rows, wanted, errors)
+                frames = _file_parsers.frames(data_format, path, key, chunk_rows, wanted, errors)
                 try:
                     first_row = 0
                     skipped_before = report.skipped

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from app.batch._cast import require_numbers
-from app.batch._kinds import FillMissing, Step
+from app.batch._step_kinds import FillMissing, Step
 from app.batch.errors import StepFailed
 from app.batch.steps import apply_steps
 

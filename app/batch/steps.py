@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from app.batch._kinds import (
+from app.batch._step_kinds import (
     KINDS,
     Cast,
     Clip,
@@ -36,7 +36,7 @@ from app.batch._kinds import (
     StandardScale,
     Step,
 )
-from app.batch._parse import parse_step
+from app.batch._step_validation import parse_step
 from app.batch.errors import StepFailed, StepsError
 
 __all__ = [

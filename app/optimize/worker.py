@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app.adapters.event_store.port import EventMeta
-from app.optimize.names import optimized_file
+from app.optimize.optimized_files import optimized_file
 from app.optimize.pipeline import optimize
 from app.optimize.pytorch_export import ExportFailed
 from app.sandbox import Sandbox

@@ -11,7 +11,7 @@ from app.packages.archive import (
 )
 from app.packages.checks import check_package
 from app.packages.errors import UnsafeArchive
-from app.packages.names import UnsafeName, check_file_name
+from app.packages.file_names import UnsafeName, check_file_name
 from app.packages.problems import Problem
 
 __all__ = [

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from app.packages.errors import UnsafeArchive
-from app.packages.names import UnsafeName, collision_key, normalise_name, shown
+from app.packages.file_names import UnsafeName, collision_key, normalise_name, shown
 
 if TYPE_CHECKING:
     from app.packages.archive import ArchiveLimits

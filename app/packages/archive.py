@@ -3,9 +3,10 @@
 Zip files and tar files (plain, gzip, bzip2 or xz compressed) are recognised by their first
 bytes, never by their names. Every entry is checked before anything is written for it, and
 the whole archive is rejected (:class:`UnsafeArchive`, naming the entry) when one entry is
-unsafe: names that escape the folder or are spelled ambiguously (see :mod:`app.packages.names`),
-links, devices, FIFOs, duplicate names (also ones that differ only in letter case or Unicode
-form), too many entries, too many bytes, or a compression ratio that betrays a bomb.
+unsafe: names that escape the folder or are spelled ambiguously (see
+:mod:`app.packages.file_names`), links, devices, FIFOs, duplicate names (also ones that differ
+only in letter case or Unicode form), too many entries, too many bytes, or a compression ratio
+that betrays a bomb.
 
 A zip's central directory lists everything, so all checks run before the first byte is
 written. A tar file is read as a stream: each member is checked before it is written and the

@@ -16,8 +16,8 @@ from app.adapters.object_store.port import ObjectStore, ObjectStoreError
 from app.adapters.object_store.uri import ObjectUri, parse_object_uri
 from app.files import open_file
 from app.packages import ArchiveLimits, UnsafeName, check_file_name, extract_archive, is_archive
-from app.packages.names import shown
-from app.services._transfer import Tee, write_local
+from app.packages.file_names import shown
+from app.services._local_copies import Tee, write_local
 from app.services.models import VersionSpec
 from domain.errors import DomainError, ValidationError
 from domain.version import FileEntry

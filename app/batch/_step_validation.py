@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.batch._cast import DTYPES
-from app.batch._kinds import KINDS, Step
+from app.batch._step_kinds import KINDS, Step
 
 # A checker returns the converted value, or raises _Bad with what is wrong.
 Checker = Callable[[Any], Any]
