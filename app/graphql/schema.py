@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import strawberry
@@ -16,11 +16,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
 )
-from strawberry.extensions import (
-    MaskErrors,
-    SchemaExtension,
-)
-from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -30,9 +26,6 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from app.graphql._documents import Checked, Documents
-from app.graphql._inputs import plan_inputs
-from app.graphql._plans import Plan, planner
-from app.graphql._runner import LeanExtensionsRunner
 from app.graphql.batch.schema import BatchMutations, BatchQueries
 from app.graphql.batch.updates import BatchSubscriptions
 from app.graphql.cost import Limits
@@ -114,43 +107,40 @@ class MaskUnexpectedErrors(MaskErrors):
             extensions={"requestId": request_id},
         )
 
-    def _process_result(self, result: object) -> None:
-        # MaskErrors checks ``result`` against a runtime Protocol, which costs more than
-        # the rest of the masking of a result without errors.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
+class QueryLimits(SchemaExtension):
+    """The limits of app.graphql.cost, with parsing and validation done once per query
+    text (app.graphql._documents keeps them: every client sends the same few), through
+    the hooks strawberry's own ParserCache and ValidationCache use: ``on_parse`` hands
+    strawberry the document, ``on_validate`` the errors that refuse it (the cost limits'
+    come before any validation rule runs), or lets strawberry validate the first time and
+    keeps what it found.
 
-class CachedLimits(MaskUnexpectedErrors):
-    """Parsing, the limits and validation, each done once for a query text and kept
-    (app.graphql._documents: every client sends the same few), and the error masking:
-    what strawberry's MaxTokensLimiter, ParserCache, AddValidationRules, ValidationCache
-    and MaskErrors do together, as one extension with one hook, because every extension
-    and every hook costs every request.
+    A text refused before it is parsed (too large) or while it is (a syntax error) is
+    handed over as a stand-in document of one query, refused by its validation errors, so
+    that strawberry answers with them and never parses the text itself."""
 
-    Both are done as the operation starts; strawberry then finds the document parsed and
-    validated and only checks the operation type in between, as it would. A query refused
-    before it was parsed (too large) or while it was (a syntax error) is given to strawberry
-    as a stand-in document of one query with the refusal as its errors, so that strawberry
-    answers with them and never parses the text itself."""
+    def __init__(self, documents: Documents) -> None:
+        self._documents = documents
+        self._checked: Checked | None = None
 
-    def __init__(self, check: Callable[[str], Checked]) -> None:
-        super().__init__()
-        self._check = check
-
-    def on_operation(self) -> Iterator[None]:
+    def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query
-        if query:
-            checked = self._check(query)
-            document = checked.document
-            if document is None:
-                # (the operation name asked for, the document being unset)
-                document = _stand_in(context.operation_name)
-            context.graphql_document = document
-            context.pre_execution_errors = checked.errors
-        yield from super().on_operation()
+        if query:  # (strawberry refuses an operation without one before parsing)
+            self._checked = checked = self._documents.check(query)
+            # (the operation name asked for, the document being unset)
+            context.graphql_document = checked.document or _stand_in(context.operation_name)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        checked = self._checked
+        errors = None if checked is None else checked.errors
+        if errors is not None:
+            self.execution_context.pre_execution_errors = errors  # (empty: valid)
+        yield  # strawberry validates when nothing was set here
+        if checked is not None and errors is None:
+            checked.errors = list(self.execution_context.pre_execution_errors or ())
 
 
 def _stand_in(operation_name: str | None) -> DocumentNode:
@@ -196,34 +186,8 @@ class SubscriptionOverHttp(InvalidOperationTypeError):
 
 
 class ModelrepoSchema(strawberry.Schema):
-    # Planned execution of the operations clients repeat (app.graphql._plans); set by
-    # build_schema.
-    plan_for: Callable[[str, str | None], Plan | None] = staticmethod(lambda _q, _o: None)
-    # Every query text's parse, checks and plans (set by build_schema).
+    # What QueryLimits keeps of every query text (set by build_schema).
     documents: Documents
-
-    def plan_errors(
-        self,
-        errors: list[GraphQLError],
-        context: Any,
-        query: str,
-        variables: dict[str, Any] | None,
-        operation_name: str | None,
-    ) -> list[GraphQLError]:
-        """Errors of a planned operation, logged and masked as ``execute`` does it (its
-        ``process_errors``, then the masking of CachedLimits)."""
-        execution_context = ExecutionContext(
-            query=query,
-            schema=self,
-            allowed_operations=(),
-            context=context,
-            variables=variables,
-            provided_operation_name=operation_name,
-        )
-        self._process_errors(errors, execution_context)
-        masking = MaskUnexpectedErrors()
-        masking.execution_context = execution_context
-        return masking._process_errors(errors)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -267,11 +231,6 @@ class ModelrepoSchema(strawberry.Schema):
                 raise SubscriptionOverHttp from None
             raise
 
-    def create_extensions_runner(
-        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
-    ) -> SchemaExtensionsRunner:
-        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
-
 
 def build_schema(
     *,
@@ -283,36 +242,31 @@ def build_schema(
     max_bytes: int = 100_000,
     cache_bytes: int = 16 * 1024**2,
 ) -> ModelrepoSchema:
-    built: ModelrepoSchema  # (its documents are set below, before any request)
-    extensions: list[Any] = [lambda: CachedLimits(built.documents.check)]
+    documents = Documents(
+        Limits(
+            max_bytes=max_bytes,
+            max_fragments=max_fragments,
+            max_fields=max_fields,
+            max_depth=max_depth,
+            max_aliases=max_aliases,
+        ),
+        max_tokens=max_tokens,
+        max_entries=CACHE_SIZE,
+        max_bytes=cache_bytes,
+    )
     built = ModelrepoSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         # Domain errors as union members; the first handler that fits answers.
         exception_handlers=(*DOMAIN_ERRORS, ImportFailedHandler(), OtherDomainErrorHandler()),
-        extensions=extensions,
+        extensions=[lambda: QueryLimits(documents), MaskUnexpectedErrors],
         config=StrawberryConfig(
             scalar_map={BigInt: BIG_INT_SCALAR, Upload: UPLOAD_SCALAR},
             name_converter=CachedNameConverter(),
         ),
     )
-    plan_inputs(built)
-    limits = Limits(
-        max_bytes=max_bytes,
-        max_fragments=max_fragments,
-        max_fields=max_fields,
-        max_depth=max_depth,
-        max_aliases=max_aliases,
-    )
-    built.documents = Documents(
-        built._schema,
-        limits,
-        max_tokens=max_tokens,
-        max_entries=CACHE_SIZE,
-        max_bytes=cache_bytes,
-    )
-    built.plan_for = planner(built._schema, built.documents.check)
+    built.documents = documents
     return built
 
 
