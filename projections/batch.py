@@ -286,6 +286,26 @@ async def runs_of(db: Reader, job_id: str, limit: int = 100) -> list[RunRow]:
     return [RunRow.from_row(r) for r in rows]
 
 
+async def runs_of_jobs(db: Reader, job_ids: list[str], limit: int = 100) -> dict[str, list[RunRow]]:
+    """Each job's newest ``limit`` runs (runs_of of several jobs in one query)."""
+    found: dict[str, list[RunRow]] = {j: [] for j in job_ids}
+    if not job_ids:
+        return found
+    marks = ", ".join(f"${i + 2}" for i in range(len(job_ids)))
+    rows = await db.fetch(
+        "SELECT * FROM (SELECT r.*, ROW_NUMBER() OVER"
+        " (PARTITION BY r.job_id ORDER BY r.scheduled_at DESC) AS place FROM rm_batch_runs r"
+        f" WHERE r.job_id IN ({marks})) ranked WHERE place <= $1"
+        " ORDER BY job_id, scheduled_at DESC",
+        limit,
+        *job_ids,
+    )
+    for row in rows:
+        del row["place"]
+        found[row["job_id"]].append(RunRow.from_row(row))
+    return found
+
+
 async def runs_with_status(db: Reader, status: str, limit: int = 100) -> list[RunRow]:
     rows = await db.fetch(
         "SELECT * FROM rm_batch_runs WHERE status = $1 ORDER BY scheduled_at LIMIT $2",

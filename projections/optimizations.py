@@ -208,18 +208,27 @@ async def jobs_with_status(db: Reader, status: str, limit: int) -> list[JobRow]:
     return [JobRow.from_row(r) for r in rows]
 
 
-async def job_of_result(db: Reader, version_id: str) -> JobRow | None:
-    """The job that made this optimized version."""
-    row = await db.fetchrow(f"{_SELECT} WHERE result_version_id = $1", version_id)
-    return None if row is None else JobRow.from_row(row)
+async def jobs_of_results(db: Reader, version_ids: list[str]) -> dict[str, JobRow]:
+    """The job that made each of these optimized versions (those made by one)."""
+    if not version_ids:
+        return {}
+    marks = ", ".join(f"${i + 1}" for i in range(len(version_ids)))
+    rows = await db.fetch(f"{_SELECT} WHERE result_version_id IN ({marks})", *version_ids)
+    return {r["result_version_id"]: JobRow.from_row(r) for r in rows}
 
 
-async def optimized_versions(db: Reader, version_id: str) -> list[str]:
-    """The live versions optimized from this one, oldest first."""
+async def optimized_versions_of(db: Reader, version_ids: list[str]) -> dict[str, list[str]]:
+    """The live versions optimized from each of these, oldest first."""
+    found: dict[str, list[str]] = {v: [] for v in version_ids}
+    if not version_ids:
+        return found
+    marks = ", ".join(f"${i + 1}" for i in range(len(version_ids)))
     rows = await db.fetch(
-        "SELECT j.result_version_id FROM rm_optimization_jobs j JOIN rm_versions v"
-        " ON v.id = j.result_version_id WHERE j.version_id = $1 AND j.status = 'SUCCEEDED'"
-        " ORDER BY j.created_at, j.id",
-        version_id,
+        "SELECT j.version_id, j.result_version_id FROM rm_optimization_jobs j JOIN rm_versions v"
+        f" ON v.id = j.result_version_id WHERE j.version_id IN ({marks})"
+        " AND j.status = 'SUCCEEDED' ORDER BY j.created_at, j.id",
+        *version_ids,
     )
-    return [r["result_version_id"] for r in rows]
+    for r in rows:
+        found[r["version_id"]].append(r["result_version_id"])
+    return found

@@ -264,31 +264,45 @@ async def get_service(
     return None if row is None else ServiceRow.from_row(row)
 
 
-async def deployments(db: Reader, service_id: str) -> list[DeploymentRow]:
+async def deployments_of(db: Reader, service_ids: list[str]) -> dict[str, list[DeploymentRow]]:
+    """The deployments of each service, in order."""
+    found: dict[str, list[DeploymentRow]] = {s: [] for s in service_ids}
+    if not service_ids:
+        return found
+    marks = ", ".join(f"${i + 1}" for i in range(len(service_ids)))
     rows = await db.fetch(
-        "SELECT version_id, model_id, number, instances, cpu, memory_mb, gpus, runtime,"
-        " file_revision, weight FROM rm_service_deployments WHERE service_id = $1 ORDER BY ord",
-        service_id,
+        "SELECT service_id, version_id, model_id, number, instances, cpu, memory_mb, gpus,"
+        " runtime, file_revision, weight FROM rm_service_deployments"
+        f" WHERE service_id IN ({marks}) ORDER BY ord",
+        *service_ids,
     )
-    return [DeploymentRow(**r) for r in rows]
+    for row in rows:
+        found[row.pop("service_id")].append(DeploymentRow(**row))
+    return found
 
 
-async def revisions(db: Reader, service_id: str) -> list[RevisionRow]:
+async def revisions_of(db: Reader, service_ids: list[str]) -> dict[str, list[RevisionRow]]:
+    """The revisions of each service, oldest first."""
+    found: dict[str, list[RevisionRow]] = {s: [] for s in service_ids}
+    if not service_ids:
+        return found
+    marks = ", ".join(f"${i + 1}" for i in range(len(service_ids)))
     rows = await db.fetch(
-        "SELECT revision, kind, restored, deployments, created_at, created_by"
-        " FROM rm_service_revisions WHERE service_id = $1 ORDER BY revision",
-        service_id,
+        "SELECT service_id, revision, kind, restored, deployments, created_at, created_by"
+        f" FROM rm_service_revisions WHERE service_id IN ({marks}) ORDER BY revision",
+        *service_ids,
     )
-    return [
-        RevisionRow(
-            **{
-                **r,
-                "deployments": loads(r["deployments"]),
-                "created_at": parse_iso(r["created_at"]),
-            }
+    for r in rows:
+        found[r.pop("service_id")].append(
+            RevisionRow(
+                **{
+                    **r,
+                    "deployments": loads(r["deployments"]),
+                    "created_at": parse_iso(r["created_at"]),
+                }
+            )
         )
-        for r in rows
-    ]
+    return found
 
 
 async def services_using(db: Reader, version_ids: list[str]) -> dict[str, list[ServiceRow]]:

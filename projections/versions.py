@@ -295,23 +295,30 @@ async def get_versions(db: Reader, ids: list[str]) -> dict[str, VersionRow]:
     return {r["id"]: VersionRow.from_row(r) for r in rows}
 
 
-async def list_versions(
-    db: Reader, model_id: str, *, first: int, after: int | None = None, newest_first: bool = True
-) -> tuple[list[VersionRow], bool]:
-    """A page of one model's versions by number; and whether more follow."""
-    if newest_first:
-        cond, order = "number < $2", "DESC"
-        bound = after if after is not None else _INT_MAX
-    else:
-        cond, order = "number > $2", "ASC"
-        bound = after if after is not None else 0
+async def list_versions_of(
+    db: Reader, model_ids: list[str], *, first: int, after: int | None = None
+) -> dict[str, tuple[list[VersionRow], bool]]:
+    """A page of each model's versions, newest first, by number; and whether more follow."""
+    pages: dict[str, tuple[list[VersionRow], bool]] = {m: ([], False) for m in model_ids}
+    if not model_ids:
+        return pages
+    marks = ", ".join(f"${i + 3}" for i in range(len(model_ids)))
     rows = await db.fetch(
-        f"{_SELECT} WHERE model_id = $1 AND {cond} ORDER BY number {order} LIMIT $3",
-        model_id,
-        bound,
+        "SELECT * FROM (SELECT v.*, ROW_NUMBER() OVER"
+        " (PARTITION BY v.model_id ORDER BY v.number DESC) AS place FROM rm_versions v"
+        f" WHERE v.model_id IN ({marks}) AND v.number < $1) ranked WHERE place <= $2"
+        " ORDER BY model_id, number DESC",
+        after if after is not None else _INT_MAX,
         first + 1,
+        *model_ids,
     )
-    return [VersionRow.from_row(r) for r in rows[:first]], len(rows) > first
+    for row in rows:
+        page, _ = pages[row["model_id"]]
+        if len(page) < first:
+            page.append(VersionRow.from_row(row))
+        else:
+            pages[row["model_id"]] = (page, True)
+    return pages
 
 
 async def latest_versions(db: Reader, model_ids: list[str]) -> dict[str, VersionRow]:
@@ -350,6 +357,24 @@ async def file_sets(db: Reader, version_id: str) -> list[FileSetRow]:
         version_id,
     )
     return [FileSetRow(**{**r, "created_at": parse_iso(r["created_at"])}) for r in rows]
+
+
+async def file_sets_of(db: Reader, version_ids: list[str]) -> dict[str, list[FileSetRow]]:
+    """The file sets of each version, oldest first (file_sets of several)."""
+    found: dict[str, list[FileSetRow]] = {v: [] for v in version_ids}
+    if not version_ids:
+        return found
+    marks = ", ".join(f"${i + 1}" for i in range(len(version_ids)))
+    rows = await db.fetch(
+        "SELECT version_id, revision, prefix, size, file_count, created_at"
+        f" FROM rm_version_file_sets WHERE version_id IN ({marks}) ORDER BY revision",
+        *version_ids,
+    )
+    for r in rows:
+        found[r.pop("version_id")].append(
+            FileSetRow(**{**r, "created_at": parse_iso(r["created_at"])})
+        )
+    return found
 
 
 async def files(db: Reader, version_id: str, revision: int) -> list[FileRow]:

@@ -11,11 +11,12 @@ from strawberry.scalars import JSON
 
 from app.graphql.context import Info
 from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError
+from app.graphql.loaders import PageKey
 from app.graphql.monitoring.queries import run_metrics
 from app.graphql.monitoring.types import BatchRunMetrics
 from app.graphql.pagination import check_first
 from projections.base import parse_iso
-from projections.batch import JobRow, RunRow, runs_of
+from projections.batch import JobRow, RunRow
 
 
 @strawberry.enum
@@ -98,7 +99,7 @@ class BatchJob:
             from app.graphql.batch.past import runs_as_of
 
             return await runs_as_of(info, str(self.id), self.as_of, last)
-        rows = await runs_of(info.context.container.db, str(self.id), limit=last)
+        rows = await info.context.loaders.runs_of_jobs.load(PageKey(str(self.id), last))
         return [BatchRun.from_row(r) for r in rows]
 
     @classmethod

@@ -10,6 +10,7 @@ from uuid import UUID
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.loaders import PageKey
 from app.graphql.models.files import (
     BigInt,
     FileSet,
@@ -29,9 +30,7 @@ from domain.version import ModelVersion as VersionAggregate
 from domain.version import VersionStatus as DomainStatus
 from domain.version import version_id
 from projections.models import ModelRow
-from projections.services import services_using
-from projections.versions import VersionRow, list_versions
-from projections.versions import file_sets as version_file_sets
+from projections.versions import VersionRow
 from projections.versions import files as version_files
 
 # strawberry.enum registers the domain enums in place; the aliases name them here.
@@ -130,8 +129,8 @@ class ModelVersionType:
     ) -> list[Annotated[Service, strawberry.lazy("app.graphql.services.types")]]:
         from app.graphql.services.types import Service
 
-        used = await services_using(info.context.container.db, [str(self.id)])
-        return [Service.from_row(r) for r in used.get(str(self.id), [])]
+        used = await info.context.loaders.services_of_versions.load(str(self.id))
+        return [Service.from_row(r) for r in used]
 
     @strawberry.field(description="Where the active files are stored.")
     def storage_uri(self, info: Info) -> str | None:
@@ -147,7 +146,7 @@ class ModelVersionType:
             return file_sets_from_events(
                 info, self._file_sets, self.active_revision, self.pending_revision
             )
-        rows = await version_file_sets(info.context.container.db, str(self.id))
+        rows = await info.context.loaders.file_sets.load(str(self.id))
         return [
             FileSet(
                 revision=r.revision,
@@ -170,9 +169,10 @@ class ModelVersionType:
             prefix = chosen[0]["prefix"] if chosen else ""
             entries = [(f["path"], f["size"], f["sha256"]) for s in chosen for f in s["files"]]
         else:
-            db = info.context.container.db
-            sets = {r.revision: r.prefix for r in await version_file_sets(db, str(self.id))}
+            loaded = await info.context.loaders.file_sets.load(str(self.id))
+            sets = {r.revision: r.prefix for r in loaded}
             prefix = sets.get(wanted, "")
+            db = info.context.container.db
             rows = await version_files(db, str(self.id), wanted) if wanted in sets else []
             entries = [(r.path, r.size, r.sha256) for r in rows]
         return [
@@ -316,9 +316,8 @@ class ModelType:
             return connection(
                 [(encode_cursor(v.number), v) for v in page], len(newest_first) > first
             )
-        rows, has_next = await list_versions(
-            info.context.container.db, str(self.id), first=first, after=cursor
-        )
+        wanted = PageKey(str(self.id), first, cursor)
+        rows, has_next = await info.context.loaders.versions_of_models.load(wanted)
         return connection(
             [(encode_cursor(r.number), ModelVersionType.from_row(r)) for r in rows], has_next
         )

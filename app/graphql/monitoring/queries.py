@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, cast
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 from app.graphql.context import Info
 from app.graphql.errors import InvalidState, NotFound, ValidationError
@@ -149,14 +148,5 @@ async def run_metrics(info: Info, run_id: str) -> BatchRunMetrics | None:
     """The last finished attempt's metrics of a run (batched per request)."""
     if _monitoring(info) is None:
         return None
-    extra = info.context.extra
-    loader = extra.get("run_metrics")
-    if loader is None:
-        db = info.context.container.db
-
-        async def load(ids: list[str]) -> list[BatchRunMetrics | None]:
-            found = await batch.latest_for_runs(db, list(ids))
-            return [BatchRunMetrics.from_metrics(found[i]) if i in found else None for i in ids]
-
-        loader = extra["run_metrics"] = DataLoader(load_fn=load)
-    return await cast(DataLoader[str, BatchRunMetrics | None], loader).load(run_id)
+    found = await info.context.loaders.run_metrics.load(run_id)
+    return None if found is None else BatchRunMetrics.from_metrics(found)

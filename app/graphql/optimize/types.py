@@ -10,8 +10,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.models.files import BigInt
 from domain.optimization import Method
-from projections.optimizations import JobRow, job_of_result, optimized_versions
-from projections.versions import get_versions
+from projections.optimizations import JobRow
 
 if TYPE_CHECKING:
     from app.graphql.models.types import ModelVersionType
@@ -128,7 +127,7 @@ class OptimizationJob:
 async def _version(info: Info, version_id: str) -> ModelVersionType | None:
     from app.graphql.models.types import ModelVersionType
 
-    row = (await get_versions(info.context.container.db, [version_id])).get(version_id)
+    row = await info.context.loaders.versions.load(version_id)
     return None if row is None else ModelVersionType.from_row(row)
 
 
@@ -136,24 +135,24 @@ async def _version(info: Info, version_id: str) -> ModelVersionType | None:
 
 
 async def optimized_from(info: Info, version_id: str) -> ModelVersionType | None:
-    job = await job_of_result(info.context.container.db, version_id)
+    job = await info.context.loaders.optimization_jobs_of_results.load(version_id)
     return None if job is None else await _version(info, job.version_id)
 
 
 async def optimizations(info: Info, version_id: str) -> list[ModelVersionType]:
     from app.graphql.models.types import ModelVersionType
 
-    db = info.context.container.db
-    ids = await optimized_versions(db, version_id)
-    rows = await get_versions(db, ids)
-    return [ModelVersionType.from_row(rows[i]) for i in ids if i in rows]
+    loaders = info.context.loaders
+    ids = await loaders.optimizations_of_versions.load(version_id)
+    rows = await loaders.versions.load_many(ids)
+    return [ModelVersionType.from_row(row) for row in rows if row is not None]
 
 
 async def report_of(info: Info, version_id: str) -> OptimizationReport | None:
-    job = await job_of_result(info.context.container.db, version_id)
+    job = await info.context.loaders.optimization_jobs_of_results.load(version_id)
     return None if job is None else OptimizationReport.from_dict(job.report)
 
 
 async def job_of(info: Info, version_id: str) -> OptimizationJob | None:
-    job = await job_of_result(info.context.container.db, version_id)
+    job = await info.context.loaders.optimization_jobs_of_results.load(version_id)
     return None if job is None else OptimizationJob.from_row(job)

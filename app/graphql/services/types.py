@@ -12,14 +12,7 @@ from app.graphql.models.files import base_url
 from app.graphql.permissions import IsEditor
 from app.graphql.services.signature import TensorSignature, loaded_inputs
 from domain.service import ServiceStatus as DomainStatus
-from projections.services import (
-    DeploymentRow,
-    RevisionRow,
-    ServiceRow,
-    deployments,
-    revisions,
-)
-from projections.versions import get_versions
+from projections.services import DeploymentRow, RevisionRow, ServiceRow
 
 strawberry.enum(DomainStatus, name="ServiceStatus")
 ServiceStatus: TypeAlias = DomainStatus
@@ -51,8 +44,7 @@ class Deployment:
         if self._as_of is not None:
             past = await info.context.container.models.version_as_of(self.version_id, self._as_of)
             return None if past is None else ModelVersionType.from_aggregate(past, self._as_of)
-        rows = await get_versions(info.context.container.db, [str(self.version_id)])
-        row = rows.get(str(self.version_id))
+        row = await info.context.loaders.versions.load(str(self.version_id))
         return None if row is None else ModelVersionType.from_row(row)
 
     @strawberry.field(
@@ -132,14 +124,14 @@ class Service:
     async def deployments(self, info: Info) -> list[Deployment]:
         if self._deployments is not None:
             return self._deployments
-        rows = await deployments(info.context.container.db, str(self.id))
+        rows = await info.context.loaders.deployments.load(str(self.id))
         return [Deployment.from_row(r) for r in rows]
 
     @strawberry.field(description="Every spec change, oldest first.")
     async def revisions(self, info: Info) -> list[Revision]:
         if self._revisions is not None:
             return self._revisions
-        rows = await revisions(info.context.container.db, str(self.id))
+        rows = await info.context.loaders.revisions.load(str(self.id))
         return [Revision.from_row(r) for r in rows]
 
     @strawberry.field(
