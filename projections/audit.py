@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from projections.base import (
     BatchHandler,
+    BulkWriter,
     EventInfo,
     Handler,
     Projection,
     Reader,
     Row,
-    Writer,
     iso,
     parse_iso,
 )
@@ -44,11 +45,10 @@ class AuditProjection(Projection):
     def batch_handler(self) -> BatchHandler:
         return self._record
 
-    async def _record(self, tx: Writer, infos: list[EventInfo]) -> None:
-        await tx.executemany(
-            "INSERT INTO rm_audit (position, originator_id, originator_version, aggregate_type,"
-            " event_type, actor, request_id, reason, recorded_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    async def _record(self, tx: BulkWriter, infos: list[EventInfo]) -> None:
+        await tx.insert_rows(
+            "rm_audit",
+            _COLUMNS,
             [
                 (
                     info.position,
@@ -65,6 +65,20 @@ class AuditProjection(Projection):
         )
 
 
+_COLUMNS = (
+    "position",
+    "originator_id",
+    "originator_version",
+    "aggregate_type",
+    "event_type",
+    "actor",
+    "request_id",
+    "reason",
+    "recorded_at",
+)
+
+
+@functools.lru_cache(maxsize=256)
 def split_topic(topic: str) -> tuple[str, str]:
     """``domain.model:Model.Registered`` -> ("Model", "Registered")."""
     qualname = topic.rpartition(":")[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -27,6 +28,14 @@ class Writer(Reader, Protocol):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
+class BulkWriter(Writer, Protocol):
+    """A transaction, for batch handlers: it can also load many rows at once."""
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventInfo:
     """Where and by whom an event was recorded."""
@@ -42,7 +51,7 @@ class EventInfo:
 
 
 Handler = Callable[[Writer, Any, EventInfo], Awaitable[None]]
-BatchHandler = Callable[[Writer, list[EventInfo]], Awaitable[None]]
+BatchHandler = Callable[[BulkWriter, list[EventInfo]], Awaitable[None]]
 
 
 class Projection(ABC):
@@ -55,6 +64,17 @@ class Projection(ABC):
     @abstractmethod
     def handlers(self) -> dict[str, Handler]:
         """Handlers by event name (``"Model.Registered"``, the topic after the colon)."""
+
+    # Every event writes only rows of its own aggregate (see row_key).
+    rows_per_originator = False
+
+    def row_key(self, event_name: str, event: Any) -> Hashable | None:
+        """The key of the rows this event's handler writes (an object's id), when events
+        with other keys write other rows and nothing they write must come first in
+        another row (no unique value they could hand over). The projector then batches
+        their statements across events (:class:`~projections.write_batch.WriteBatch`),
+        keeping the order of each key's. None: keep this event's writes in log order."""
+        return event.originator_id if self.rows_per_originator else None
 
     def batch_handler(self) -> BatchHandler | None:
         """Optionally, one call per batch with every event's context, in order (for read
@@ -75,26 +95,30 @@ class HandOff(Generic[K, V]):
     drops a row's entry when it handles a later event that changes the row, and puts in
     only rows it wrote whole, so an entry is the row as committed (its command returns
     only once the transaction has). Bounded: entries nobody takes (other processes'
-    events, replays) fall out, oldest first."""
+    events, replays) fall out, oldest first. An entry can be put as the function that
+    makes it, called only when it is taken: most entries never are."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._pending: dict[K, V] = {}
+        self._entries: OrderedDict[K, Callable[[], V]] = OrderedDict()
+        self._pending: dict[K, Callable[[], V]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def put(self, key: K, value: V) -> None:
-        self._pending[key] = value
+        self._pending[key] = functools.partial(_same, value)
+
+    def put_lazily(self, key: K, make: Callable[[], V]) -> None:
+        self._pending[key] = make
 
     def settle(self, *, committed: bool) -> None:
         """The transaction of the pending rows ended."""
         pending, self._pending = self._pending, {}
         if not committed:
             return
-        for key, value in pending.items():
-            self._entries[key] = value
+        for key, make in pending.items():
+            self._entries[key] = make
             self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -105,7 +129,12 @@ class HandOff(Generic[K, V]):
 
     def take(self, key: K) -> V | None:
         """The entry, removed; None when there is none (read the table then)."""
-        return self._entries.pop(key, None)
+        make = self._entries.pop(key, None)
+        return None if make is None else make()
+
+
+def _same(value: V) -> V:
+    return value
 
 
 def event_name(topic: str) -> str:
@@ -113,6 +142,7 @@ def event_name(topic: str) -> str:
     return topic.rpartition(":")[2]
 
 
+@functools.lru_cache(maxsize=1024)  # the events of one append share their time
 def iso(moment: datetime) -> str:
     """Fixed-width ISO-8601 in UTC, so text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -122,8 +152,12 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# One encoder for every call: json.dumps builds one per call when given options.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str) -> Any:

@@ -24,6 +24,7 @@ from projections.base import (
 class BatchProjection(Projection):
     name = "batch"
     tables = ("rm_batch_runs", "rm_batch_jobs")
+    rows_per_originator = True
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_batch_jobs (
             id TEXT PRIMARY KEY,

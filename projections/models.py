@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,13 @@ class ModelListProjection(Projection):
         )""",
         "CREATE INDEX IF NOT EXISTS rm_model_tags_kv ON rm_model_tags (key, value)",
     )
+
+    def row_key(self, event_name: str, event: Any) -> Hashable | None:
+        # Rows by the model's id as the handlers write them: a version's events change
+        # its model's row.
+        if event_name.startswith("ModelVersion."):
+            return str(event.model_id)
+        return str(event.originator_id) if event_name.startswith("Model.") else None
 
     def handlers(self) -> dict[str, Handler]:
         return {

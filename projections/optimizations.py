@@ -24,6 +24,7 @@ from projections.base import (
 class OptimizationsProjection(Projection):
     name = "optimizations"
     tables = ("rm_optimization_jobs",)
+    rows_per_originator = True
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_optimization_jobs (
             id TEXT PRIMARY KEY,

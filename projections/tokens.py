@@ -11,6 +11,7 @@ from projections.base import EventInfo, Handler, Projection, Reader, Writer, iso
 class TokensProjection(Projection):
     name = "tokens"
     tables = ("rm_tokens",)
+    rows_per_originator = True
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_tokens (
             id TEXT PRIMARY KEY,

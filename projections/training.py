@@ -23,6 +23,7 @@ from projections.base import (
 class TrainingProjection(Projection):
     name = "training"
     tables = ("rm_training_metrics", "rm_training_tasks")
+    rows_per_originator = True
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_training_tasks (
             id TEXT PRIMARY KEY,

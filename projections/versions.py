@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,7 @@ _INSERT = (
 class VersionsProjection(Projection):
     name = "versions"
     tables = ("rm_version_files", "rm_version_file_sets", "rm_versions")
+    rows_per_originator = True
     ddl = (
         """CREATE TABLE IF NOT EXISTS rm_versions (
             id TEXT PRIMARY KEY,
@@ -144,7 +146,7 @@ class VersionsProjection(Projection):
             "updated_at": at,
         }
         await tx.execute(_INSERT, *(row[column] for column in _INSERTED))
-        self.created.put(row["id"], VersionRow.from_row(row))
+        self.created.put_lazily(row["id"], functools.partial(VersionRow.from_row, row))
 
     async def _deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
         version_id = str(e.originator_id)

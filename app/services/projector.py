@@ -31,15 +31,21 @@ from typing import Protocol
 
 from app.adapters.event_store.port import EventMeta, EventStore, NewEvent, RecordedEvent
 from app.adapters.sql.port import Database, ExpectationFailed, Tx
+from app.services.applier import Applier, LogReader
 from app.services.serialization import EventMapper
-from projections.base import EventInfo, Projection, event_name
+from projections.base import Projection
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# Events per transaction when catching up with the log (at start, after others' appends, in
+# a rebuild): their writes go in one WriteBatch per read model.
+CATCH_UP_BATCH = 5000
 POSITIONS_LOCK_KEY = 7420002  # pg_advisory_xact_lock: see Projector._serialize
 # Commands that append the usual way after a wrong prediction (append_and_apply).
 UNPREDICTABLE_SKIPS = 16
+# Appended to a projection's schema hash while a rebuild has not created its indexes yet.
+UNINDEXED = "+unindexed"
 STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS projection_state ("
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL, schema_hash TEXT NOT NULL)"
@@ -90,12 +96,7 @@ class Projector:
             "UPDATE projection_state SET position = $1"
             f" WHERE position = $2 AND name IN ({names}) RETURNING name"
         )
-        self._handlers = [(p.name, p.handlers()) for p in self.projections]
-        self._batch_handlers = [
-            (p.name, handler)
-            for p in self.projections
-            if (handler := p.batch_handler()) is not None
-        ]
+        self._applier = Applier(self.projections, mapper)
 
     async def setup(self) -> None:
         """Create the read-model tables. A projection whose tables changed since they were
@@ -110,7 +111,9 @@ class Projector:
                 built = await tx.fetchval(
                     "SELECT schema_hash FROM projection_state WHERE name = $1", projection.name
                 )
-                if built != wanted:
+                if built == wanted + UNINDEXED:  # a rebuild stopped before its indexes
+                    await _build_indexes(tx, projection)
+                elif built != wanted:
                     if built is not None:
                         log.warning("read model %r changed; rebuilding it", projection.name)
                     await _recreate(tx, projection)
@@ -144,19 +147,24 @@ class Projector:
         return self.position
 
     async def _catch_up(self) -> None:
-        while True:
-            last = await self.store.last_position()
-            if last <= self.position:
-                return
-            if not await self._apply_batch():
-                return
+        reader = LogReader(self.store, CATCH_UP_BATCH)
+        try:
+            while True:
+                last = await self.store.last_position()
+                if last <= self.position:
+                    return
+                if not await self._apply_batch(reader):
+                    return
+        finally:
+            await reader.close()
 
-    async def _apply_batch(self) -> bool:
-        """Apply the next events in one transaction; False when there were none."""
+    async def _apply_batch(self, reader: LogReader | None = None) -> bool:
+        """Apply the next events in one transaction (those appended here, or a batch of
+        the log from ``reader``, BATCH events by default); False when there were none."""
         own = self._take_appended(self.position)
         if own and await self._apply_claimed(own):
             return True
-        return await self._apply_locked()
+        return await self._apply_locked(reader or LogReader(self.store, BATCH))
 
     async def append_and_apply(
         self, events: Sequence[NewEvent], meta: EventMeta
@@ -185,7 +193,7 @@ class Projector:
                     )
                     end = recorded[-1].position
                     await self._claim(tx, start, end)
-                    await self._apply_events(tx, recorded, dict.fromkeys(self._names, start))
+                    await self._applier.apply(tx, recorded, dict.fromkeys(self._names, start))
             except ExpectationFailed:
                 self._unpredictable = UNPREDICTABLE_SKIPS
                 return None
@@ -207,7 +215,7 @@ class Projector:
         try:
             async with self._settling(), self.db.transaction(durable=False) as tx:
                 await self._claim(tx, start, end)
-                await self._apply_events(tx, events, dict.fromkeys(self._names, start))
+                await self._applier.apply(tx, events, dict.fromkeys(self._names, start))
         except ExpectationFailed:
             return False
         self._advance(end)
@@ -224,7 +232,7 @@ class Projector:
             for projection in self.projections:
                 projection.transaction_ended(committed=committed)
 
-    async def _apply_locked(self) -> bool:
+    async def _apply_locked(self, reader: LogReader) -> bool:
         """Lock the positions, then apply what the projections have not seen: this
         process's appended events when they come next, otherwise the log."""
         async with self._settling(), self.db.transaction(durable=False) as tx:
@@ -232,13 +240,13 @@ class Projector:
             start = min(positions.values())
             events = self._take_appended(start)
             if not events:
-                events = await self.store.read_log(after=start, limit=BATCH)
+                events = await reader.read(after=start)
                 if self._seen is not None:
                     self._seen(events)
             if not events:
                 self.position = start
                 return False
-            await self._apply_events(tx, events, positions)
+            await self._applier.apply(tx, events, positions)
             end = events[-1].position
             await tx.executemany(
                 "UPDATE projection_state SET position = $2 WHERE name = $1",
@@ -246,15 +254,6 @@ class Projector:
             )
         self._advance(end)
         return True
-
-    async def _apply_events(
-        self, tx: Tx, events: list[RecordedEvent], positions: dict[str, int]
-    ) -> None:
-        infos = [await self._apply(tx, recorded, positions) for recorded in events]
-        for name, batch_handler in self._batch_handlers:
-            unseen = [i for i in infos if i.position > positions[name]]
-            if unseen:
-                await batch_handler(tx, unseen)
 
     def _advance(self, end: int) -> None:
         self.position = end
@@ -299,31 +298,12 @@ class Projector:
             raise RuntimeError(f"projections not set up: {sorted(missing)}")
         return positions
 
-    async def _apply(self, tx: Tx, recorded: RecordedEvent, positions: dict[str, int]) -> EventInfo:
-        info = EventInfo(
-            position=recorded.position,
-            originator_id=recorded.originator_id,
-            originator_version=recorded.originator_version,
-            topic=recorded.topic,
-            recorded_at=recorded.recorded_at,
-            actor=recorded.meta.actor,
-            request_id=recorded.meta.request_id,
-            reason=recorded.meta.reason,
-        )
-        name_of_event = event_name(recorded.topic)
-        domain_event = None  # decoded only when some read model handles this event
-        for name, handlers in self._handlers:
-            handler = handlers.get(name_of_event)
-            if handler is None or positions[name] >= recorded.position:
-                continue
-            if domain_event is None:
-                domain_event = self.mapper.to_domain_event(recorded)
-            await handler(tx, domain_event, info)
-        return info
-
     async def rebuild(self, names: Sequence[str] | None = None) -> int:
         """Drop and rebuild projections (all by default) from the log; returns the position
-        reached."""
+        reached. Their secondary indexes are created once the log is applied (building an
+        index over the rows costs a fraction of keeping it up to date row by row); until
+        then the state table marks them UNINDEXED, so that a start-up after a rebuild
+        that stopped halfway creates them (setup)."""
         chosen = [p for p in self.projections if names is None or p.name in names]
         unknown = set(names or ()) - {p.name for p in chosen}
         if unknown:
@@ -332,13 +312,18 @@ class Projector:
             async with self.db.transaction() as tx:
                 await self._lock_positions(tx)
                 for projection in chosen:
-                    await _recreate(tx, projection)
+                    await _recreate(tx, projection, indexes=False)
                     await tx.execute(
-                        "UPDATE projection_state SET position = 0 WHERE name = $1",
+                        "UPDATE projection_state SET position = 0, schema_hash = $2"
+                        " WHERE name = $1",
                         projection.name,
+                        schema_hash(projection) + UNINDEXED,
                     )
             self.position = 0
             await self._catch_up()
+            async with self.db.transaction() as tx:
+                for projection in chosen:
+                    await _build_indexes(tx, projection)
         return self.position
 
     async def run(self, interval: float = 0.5) -> None:
@@ -360,11 +345,28 @@ class Projector:
                     break
 
 
-async def _recreate(tx: Tx, projection: Projection) -> None:
+async def _recreate(tx: Tx, projection: Projection, *, indexes: bool = True) -> None:
     for table in projection.tables:
         await tx.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in projection.ddl:
-        await tx.execute(statement)
+        if indexes or not _is_index(statement):
+            await tx.execute(statement)
+
+
+async def _build_indexes(tx: Tx, projection: Projection) -> None:
+    """Create the projection's secondary indexes, and mark it built."""
+    for statement in projection.ddl:
+        if _is_index(statement):
+            await tx.execute(statement)
+    await tx.execute(
+        "UPDATE projection_state SET schema_hash = $2 WHERE name = $1",
+        projection.name,
+        schema_hash(projection),
+    )
+
+
+def _is_index(statement: str) -> bool:
+    return statement.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
 
 
 async def stop(task: asyncio.Task[None]) -> None:

@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 
 from app.adapters.sql.port import Database, ExpectationFailed
-from app.adapters.sql.postgres import PostgresDatabase
+from app.adapters.sql.postgres import COPY_FROM_ROWS, PostgresDatabase
 from app.adapters.sql.sqlite import SqliteDatabase
 
 TABLE = (
@@ -26,6 +26,7 @@ TABLE = (
     " b BOOLEAN, y BYTEA)"
 )
 INSERT = "INSERT INTO v (k, t, i, f, b, y) VALUES ($1, $2, $3, $4, $5, $6)"
+COLUMNS = ("k", "t", "i", "f", "b", "y")
 
 TEXTS = [
     "",
@@ -204,6 +205,56 @@ class DatabaseContract:
         got = await table.fetch("SELECT k, t, i FROM v ORDER BY k")
         assert [r["t"] for r in got] == TEXTS
         assert [r["i"] for r in got][:3] == [-1, -2, 20]
+
+    # -- insert_rows (COPY on PostgreSQL from COPY_FROM_ROWS rows) -----------------------
+
+    @pytest.mark.parametrize("count", [3, COPY_FROM_ROWS + 50])
+    async def test_insert_rows_writes_every_row(self, table: Database, count: int) -> None:
+        rows = [
+            row(
+                k,
+                t=TEXTS[k % len(TEXTS)],
+                i=INTEGERS[k % len(INTEGERS)],
+                f=FLOATS[k % len(FLOATS)],
+                b=k % 3 == 0,
+                y=BLOBS[k % len(BLOBS)],
+            )
+            if k % 5
+            else row(k)
+            for k in range(count)
+        ]
+        async with table.transaction(durable=False) as tx:
+            await tx.insert_rows("v", COLUMNS, rows)
+            await tx.insert_rows("v", COLUMNS, [])
+            assert await tx.fetchval("SELECT count(*) FROM v") == count
+        got = await table.fetch("SELECT k, t, i, f, b, y FROM v ORDER BY k")
+        assert [tuple(r.values()) for r in got] == rows
+
+    @pytest.mark.parametrize("count", [1, COPY_FROM_ROWS])
+    async def test_insert_rows_into_some_columns_binds_enums_as_values(
+        self, table: Database, count: int
+    ) -> None:
+        async with table.transaction() as tx:
+            await tx.insert_rows("v", ("t", "k"), [(Colour.RED, k) for k in range(count)])
+        assert await table.fetch("SELECT DISTINCT t, i FROM v") == [{"t": "red-value", "i": None}]
+
+    @pytest.mark.parametrize("count", [2, COPY_FROM_ROWS])
+    async def test_a_failing_insert_rows_leaves_nothing(self, table: Database, count: int) -> None:
+        with pytest.raises(Exception) as failure:
+            async with table.transaction(durable=False) as tx:
+                await tx.execute(INSERT, *row(0, t="first"))
+                await tx.insert_rows("v", ("k",), [(k,) for k in range(count)])
+        assert "unique" in str(failure.value).lower()
+        assert await self.count(table) == 0
+        await self.assert_usable(table, False)
+
+    @pytest.mark.parametrize("count", [1, COPY_FROM_ROWS])
+    async def test_insert_rows_takes_identifiers_only(self, table: Database, count: int) -> None:
+        for table_name, columns in (("v; DROP TABLE v", ("k",)), ("v", ("k) VALUES (1); --",))):
+            with pytest.raises(ValueError, match="not an SQL identifier"):
+                async with table.transaction() as tx:
+                    await tx.insert_rows(table_name, columns, [(k,) for k in range(count)])
+        assert await self.count(table) == 0
 
     # -- expect --------------------------------------------------------------------------
 

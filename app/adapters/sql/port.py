@@ -7,6 +7,8 @@ JSON), INTEGER/BIGINT and DOUBLE PRECISION, booleans as 0/1.
 
 from __future__ import annotations
 
+import functools
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -14,6 +16,7 @@ from typing import Any, Literal
 
 Row = dict[str, Any]
 Dialect = Literal["sqlite", "postgres"]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class DatabaseUnavailable(Exception):
@@ -36,6 +39,15 @@ class Tx(ABC):
 
     @abstractmethod
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert ``rows`` (values in ``columns`` order) into ``table``: one executemany
+        here, a bulk load where the adapter has one. Table and column names are the
+        code's own identifiers; values are always bound."""
+        if rows:
+            await self.executemany(insert_sql(table, tuple(columns)), rows)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         rows = await self.fetch(sql, *args)
@@ -99,6 +111,16 @@ class Database(ABC):
         async with self.transaction() as tx:
             for statement in statements:
                 await tx.execute(statement)
+
+
+@functools.lru_cache(maxsize=64)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT INTO table (columns) VALUES ($1, ...)``, for names that are identifiers."""
+    for name in (table, *columns):
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"not an SQL identifier: {name!r}")
+    marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def mask_url(url: str) -> str:

@@ -20,12 +20,21 @@ from typing import Any
 
 import asyncpg
 
-from app.adapters.sql.port import Database, DatabaseUnavailable, Row, Tx, mask_url
+from app.adapters.sql.port import (
+    Database,
+    DatabaseUnavailable,
+    Row,
+    Tx,
+    insert_sql,
+    mask_url,
+)
 
 # Statements kept prepared per connection (asyncpg's default is 100): the read models'
 # handlers and queries together use a few hundred distinct statements.
 STATEMENT_CACHE_SIZE = 1024
 CLOSE_TIMEOUT_S = 10
+# Rows from which Tx.insert_rows uses COPY.
+COPY_FROM_ROWS = 100
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -47,6 +56,18 @@ class PostgresTx(Tx):
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return [dict(r) for r in await self.conn.fetch(sql, *args)]
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many rows go by binary COPY (asyncpg's copy_records_to_table: a third of an
+        executemany's time per row, on both sides); a few by executemany, one round trip
+        where COPY takes two."""
+        if len(rows) < COPY_FROM_ROWS:
+            await super().insert_rows(table, columns, rows)
+        else:
+            insert_sql(table, tuple(columns))  # the names are identifiers
+            await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
 
 class PostgresDatabase(Database):

@@ -1,0 +1,153 @@
+"""Read models applied in batches (grouped statements, slices sent while the next are
+handled) come out the same as applied one event per transaction, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from app.adapters.event_store.port import EventMeta
+from app.bootstrap import Container, all_projections, build
+from app.services import applier, projector
+from app.settings import Settings
+from domain.batch import BatchJob, BatchRun
+from domain.optimization import OptimizationJob
+from domain.schedule import parse_schedule
+from domain.service import Service, deployment
+from domain.training import TrainingTask
+from tests.integration.test_projections import exercise
+
+META = EventMeta(actor="tester", request_id="r-1")
+SPEC = {
+    "input_uri": "s3://b/in/data.csv",
+    "input_format": "CSV",
+    "output_uri": "s3://b/out/",
+    "output_format": "JSONL",
+}
+AT = "2026-01-01T00:00:00Z"
+SCHEDULE = parse_schedule("PERIODIC", "every 6h", datetime(2026, 1, 1, tzinfo=UTC), "UTC").to_dict()
+
+
+@pytest.fixture
+async def container(database_url: str, tmp_path: Any) -> AsyncIterator[Container]:
+    built = await build(Settings(data_dir=tmp_path, database_url=database_url))
+    try:
+        yield built
+    finally:
+        await built.close()
+
+
+async def dump_all(container: Container) -> dict[str, list[tuple[Any, ...]]]:
+    tables = {}
+    for projection in all_projections():
+        for table in projection.tables:
+            rows = await container.db.fetch(f"SELECT * FROM {table}")
+            tables[table] = sorted(tuple(sorted(r.items(), key=str)) for r in rows)
+    return tables
+
+
+async def interleaved_history(container: Container) -> None:
+    """Events of several objects of every read model, one object's after another's, in
+    many appends: reads in handlers (training, batch, optimizations), a name that passes
+    from a deleted service to a new one, rows written and deleted again."""
+    save = container.repository.save
+    await exercise(container)
+    tasks = [TrainingTask.create(f"task-{i}", "pytorch", f"s3://b/t{i}") for i in range(3)]
+    await save(*tasks, meta=META)
+    for step in range(4):
+        for i, task in enumerate(tasks):
+            task.report_metrics({"loss": 1.0 / (step + i + 1), f"m{step}": float(i)}, step)
+        await save(*tasks, meta=META)
+    tasks[0].finish(True, "done")
+    tasks[1].finish(False, "failed")
+    await save(*tasks, meta=META)
+
+    jobs = [BatchJob.create(f"job-{i}", uuid4(), SPEC, SCHEDULE, []) for i in range(2)]
+    await save(*jobs, meta=META)
+    jobs[0].pause()
+    jobs[1].mark_scheduled(AT)
+    jobs[0].resume()
+    runs = [BatchRun(job.id, AT, "schedule", {}) for job in jobs]
+    await save(*jobs, *runs, meta=META)
+    for run in runs:
+        run.start("w-1", AT)
+        run.report_progress({"rows": 10}, AT)
+    runs[0].complete({"rows": 20})
+    runs[1].fail("broken")
+    jobs[1].delete()
+    await save(*runs, jobs[1], meta=META)
+
+    optimizations = [
+        OptimizationJob.request(uuid4(), uuid4(), "ONNX", ["ONNX_FP16"], f"opt-{i}", {})
+        for i in range(2)
+    ]
+    await save(*optimizations, meta=META)
+    for job in optimizations:
+        job.start("w-1", AT)
+    for n in range(3):
+        for job in optimizations:
+            job.record(f"step {n}", n / 3, AT)
+        await save(*optimizations, meta=META)
+    optimizations[0].succeed(uuid4(), {"speedup": 2.0})
+    optimizations[1].fail("no gain", {"speedup": 0.9})
+    await save(*optimizations, meta=META)
+
+    entries = [deployment(uuid4(), uuid4(), n + 1, weight=50) for n in range(2)]
+    first = Service.publish("svc-a", "host-a", "hash-a", entries)
+    second = Service.publish("svc-b", "host-b", "hash-b", [{**entries[0], "weight": 100}])
+    await save(first, second, meta=META)
+    first.set_traffic({str(entries[0]["version_id"]): 100, str(entries[1]["version_id"]): 0})
+    first.rotate_key("hash-a2")
+    second.delete()
+    await save(first, second, meta=META)
+    again = Service.publish("svc-b", "host-b", "hash-c", [{**entries[1], "weight": 100}])
+    await save(again, meta=META)
+    await container.projector.catch_up()
+
+
+async def test_batches_and_slices_give_what_one_event_at_a_time_gives(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await interleaved_history(container)
+    live = await dump_all(container)
+    assert live["rm_services"] and live["rm_batch_runs"] and live["rm_training_metrics"]
+    last = await container.store.last_position()
+
+    monkeypatch.setattr(projector, "CATCH_UP_BATCH", 1)  # one event per transaction
+    assert await container.projector.rebuild() == last
+    assert await dump_all(container) == live
+
+    monkeypatch.setattr(projector, "CATCH_UP_BATCH", 10_000)  # the log in one batch ...
+    monkeypatch.setattr(applier, "SLICE", 7)  # ... sent in slices while handling the next
+    assert await container.projector.rebuild() == last
+    assert await dump_all(container) == live
+
+    monkeypatch.setattr(projector, "CATCH_UP_BATCH", 13)  # read ahead batch by batch
+    assert await container.projector.rebuild() == last
+    assert await dump_all(container) == live
+
+
+async def test_a_rebuild_creates_the_indexes_after_the_rows(container: Container) -> None:
+    await interleaved_history(container)
+    before = await dump_all(container)
+    await container.projector.rebuild(["audit"])
+    state = await container.db.fetch("SELECT name, schema_hash FROM projection_state")
+    hashes = {r["name"]: r["schema_hash"] for r in state}
+    assert hashes["audit"] == projector.schema_hash(
+        next(p for p in all_projections() if p.name == "audit")
+    )
+    assert await dump_all(container) == before
+    if container.db.dialect == "postgres":
+        names = await container.db.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'rm_audit' ORDER BY indexname"
+        )
+    else:
+        names = await container.db.fetch(
+            "SELECT name AS indexname FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'rm_audit' AND sql IS NOT NULL ORDER BY name"
+        )
+    assert {r["indexname"] for r in names} >= {"rm_audit_actor", "rm_audit_originator"}
