@@ -4,11 +4,13 @@ comes from the caches and must be the same; and the masking of unexpected errors
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import pytest
 import strawberry
 from graphql import GraphQLError
+from strawberry.types import ExecutionResult
 
 from app.graphql.schema import MaskUnexpectedErrors, ModelrepoSchema, build_schema
 
@@ -62,6 +64,29 @@ class Failing:
     @strawberry.field
     def refused(self) -> str | None:
         raise GraphQLError("not allowed")
+
+
+@strawberry.type
+class FailingFeed:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncIterator[int | None]:
+        yield 1
+        raise RuntimeError("feed down")
+
+
+async def test_unexpected_errors_of_a_subscription_are_masked() -> None:
+    schema = ModelrepoSchema(
+        query=Failing, subscription=FailingFeed, extensions=[MaskUnexpectedErrors]
+    )
+    results = await schema.subscribe(
+        "subscription { ticks }", context_value=SimpleNamespace(request_id="r-7")
+    )
+    assert not isinstance(results, ExecutionResult)
+    seen = [result async for result in results]
+    assert [r.data for r in seen] == [{"ticks": 1}, None]
+    assert [e.message for e in seen[1].errors or []] == [
+        "Internal error (request id r-7); the server log has the details."
+    ]
 
 
 async def test_unexpected_errors_are_masked_with_the_request_id_and_logged(
