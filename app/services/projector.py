@@ -14,9 +14,10 @@ applies again.
 
 Where the store can (PostgreSQL), a command that finds nothing else being appended or
 projected in this process appends and projects in one durable transaction
-(append_and_apply): it predicts its events' positions (right after this
-projector's) and time, the database checks them, and a wrong prediction writes nothing
-and sends the command the usual way.
+(append_and_apply): the store's append answers with the events' positions and time, and
+when they come right after this projector's position it claims them as above; when they
+do not (another process appended meanwhile, or a failed append used up positions), the
+transaction writes nothing and the command goes the usual way.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Protocol
 
 from app.adapters.event_store.port import EventMeta, EventStore, NewEvent, RecordedEvent
@@ -42,8 +42,9 @@ BATCH = 500
 # a rebuild): their writes go in one WriteBatch per read model.
 CATCH_UP_BATCH = 5000
 POSITIONS_LOCK_KEY = 7420002  # pg_advisory_xact_lock: see Projector._serialize
-# Commands that append the usual way after a wrong prediction (append_and_apply).
-UNPREDICTABLE_SKIPS = 16
+# Commands that append the usual way after one that could not claim its events
+# (append_and_apply).
+FALLBACK_SKIPS = 16
 # Appended to a projection's schema hash while a rebuild has not created its indexes yet.
 UNINDEXED = "+unindexed"
 STATE_DDL = (
@@ -89,7 +90,7 @@ class Projector:
         # starts at one of them takes them (and the run after it) instead of reading the log.
         self._appended: dict[int, RecordedEvent] = {}
         self._lock = asyncio.Lock()
-        self._unpredictable = 0
+        self._fell_back = 0
         self._names = [p.name for p in self.projections]
         names = ", ".join(f"${i + 3}" for i in range(len(self._names)))
         self._claim_sql = (
@@ -170,16 +171,15 @@ class Projector:
         self, events: Sequence[NewEvent], meta: EventMeta
     ) -> list[RecordedEvent] | None:
         """When nothing else is being projected here and the store can: append ``events``
-        and apply them to every read model in one durable transaction,
-        predicting their positions (right after this projector's) and time (now). Returns
-        them as recorded, or None, having written nothing, when this cannot be done or the
-        prediction was wrong (another process appended, an earlier append left a gap in
-        the positions); then the caller appends, and the events are applied, as usual.
-        After a wrong prediction the next few commands go the usual way."""
+        and apply them to every read model in one durable transaction. Returns them as
+        recorded, or None, having written nothing, when this cannot be done or they do not
+        follow this projector's position (another process appended or projected, an
+        earlier append left a gap in the positions); then the caller appends, and the
+        events are applied, as usual, and so do the next few commands."""
         if not events or self._lock.locked() or self._appended:
             return None
-        if self._unpredictable > 0:
-            self._unpredictable -= 1
+        if self._fell_back > 0:
+            self._fell_back -= 1
             return None
         transaction = self.store.appending_transaction()
         if transaction is None:
@@ -188,14 +188,14 @@ class Projector:
             start = self.position
             try:
                 async with self._settling(), transaction as tx:
-                    recorded = await self.store.append_within(
-                        tx, events, meta, first_position=start + 1, at=datetime.now(UTC)
-                    )
+                    recorded = await self.store.append_within(tx, events, meta)
+                    if recorded[0].position != start + 1:
+                        raise ExpectationFailed(f"appended after {start + 1}: not next")
                     end = recorded[-1].position
                     await self._claim(tx, start, end)
                     await self._applier.apply(tx, recorded, dict.fromkeys(self._names, start))
             except ExpectationFailed:
-                self._unpredictable = UNPREDICTABLE_SKIPS
+                self._fell_back = FALLBACK_SKIPS
                 return None
             except Exception as exc:
                 conflict = self.store.as_conflict(exc)

@@ -1,6 +1,7 @@
 """On PostgreSQL an uncontended command appends its events and applies them to the read
-models in one transaction, predicting their positions and time; when the prediction is
-wrong nothing of it is written and the command goes the usual way."""
+models in one transaction, at the positions and time the append gives them; when they do
+not follow the projector's position nothing of it is written and the command goes the
+usual way."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from app.adapters.event_store.port import EventMeta
 from app.bootstrap import Container, build
 from app.services.models import VersionSpec
-from app.services.projector import UNPREDICTABLE_SKIPS
+from app.services.projector import FALLBACK_SKIPS
 from app.settings import Settings
 from domain.model import Model, ModelList
 from projections.versions import get_versions
@@ -78,18 +79,18 @@ async def test_another_writer_first_makes_the_command_go_the_usual_way(
     await container.repository.save(quiet, meta=META)  # appended, not projected
     records = spy(container.store, "record")
     await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
-    assert len(records) == 1  # the prediction failed: appended the usual way
+    assert len(records) == 1  # not right after the projector's position: the usual way
     names = {r["name"] for r in await container.db.fetch("SELECT name FROM rm_models")}
     assert names == {"m", "quiet"}
-    for _ in range(UNPREDICTABLE_SKIPS):
+    for _ in range(FALLBACK_SKIPS):
         await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
-    assert len(records) == 1 + UNPREDICTABLE_SKIPS  # the usual way for a while
+    assert len(records) == 1 + FALLBACK_SKIPS  # the usual way for a while
     await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
-    assert len(records) == 1 + UNPREDICTABLE_SKIPS  # then predicted again
+    assert len(records) == 1 + FALLBACK_SKIPS  # then in one transaction again
     numbers = await container.db.fetch(
         "SELECT number FROM rm_versions WHERE model_id = $1 ORDER BY number", str(model.id)
     )
-    assert [r["number"] for r in numbers] == list(range(1, UNPREDICTABLE_SKIPS + 4))
+    assert [r["number"] for r in numbers] == list(range(1, FALLBACK_SKIPS + 4))
     log = await positions_and_times(container)
     assert len(log) == len({p for p, _ in log})  # the failed attempt wrote nothing
     assert [t for _, t in log] == sorted(t for _, t in log)
@@ -114,9 +115,10 @@ async def test_a_taken_version_is_a_conflict_and_the_command_is_retried(
     assert row == {"description": "changed elsewhere", "version_count": 2}
 
 
-async def test_a_clock_behind_the_last_event_goes_the_usual_way_and_keeps_time_order(
+async def test_a_clock_behind_the_last_event_keeps_time_order_in_one_transaction(
     container: Container,
 ) -> None:
+    """The append gives the events the last event's time; the read models get it too."""
     model, _ = await container.models.import_model("m", VersionSpec("ONNX"), meta=META)
     ahead = datetime.now(UTC) + timedelta(minutes=5)
     await container.db.script(
@@ -126,10 +128,12 @@ async def test_a_clock_behind_the_last_event_goes_the_usual_way_and_keeps_time_o
         ]
     )
     records = spy(container.store, "record")
-    await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
-    assert len(records) == 1
+    _, version = await container.models.import_version(model.id, VersionSpec("ONNX"), meta=META)
+    assert records == []  # appended with its projection, at the time the store gave it
     log = await positions_and_times(container)
     assert log[-1][1] == ahead  # never earlier than the event before
+    row = (await get_versions(container.db, [str(version.id)]))[str(version.id)]
+    assert row.created_at == ahead
 
 
 async def test_concurrent_commands_append_the_usual_way(container: Container) -> None:

@@ -497,11 +497,8 @@ class TestPostgresEventStore(EventStoreContract):
             return conn
 
         async def append_in_one_message() -> int:
-            first = await store.last_position() + 1
             async with store.appending_transaction() as tx:
-                (recorded,) = await store.append_within(
-                    tx, [ev(uuid4(), 1)], META, first_position=first, at=datetime.now(UTC)
-                )
+                (recorded,) = await store.append_within(tx, [ev(uuid4(), 1)], META)
             return recorded.position
 
         # A plain LISTEN (no modelrepo process's listener) does not count, but hears all.

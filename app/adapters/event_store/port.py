@@ -118,19 +118,11 @@ class EventStore(ABC):
         return None
 
     async def append_within(
-        self,
-        tx: Tx,
-        events: Sequence[NewEvent],
-        meta: EventMeta,
-        *,
-        first_position: int,
-        at: datetime,
+        self, tx: Tx, events: Sequence[NewEvent], meta: EventMeta
     ) -> list[RecordedEvent]:
-        """Append ``events`` in ``tx`` (an :meth:`appending_transaction`) at the positions
-        from ``first_position`` on, recorded at ``at``: the caller's prediction, which the
-        database checks. Where it is wrong (another writer came first, ``at`` is earlier
-        than the last event's time), the transaction fails with ExpectationFailed, at the
-        latest at its commit, and nothing of it is written."""
+        """Append ``events`` in ``tx`` (an :meth:`appending_transaction`) and return them
+        as recorded (the positions and time the store gave them); they are committed, and
+        seen by others, with the transaction."""
         raise NotImplementedError("this store cannot append within a transaction")
 
     def as_conflict(self, exc: BaseException) -> ConcurrencyConflict | None:

@@ -125,12 +125,6 @@ _OTHERS_LISTENING = (
 _QUIET = "SELECT set_config('modelrepo.notify', 'off', true)"
 
 _APPEND = "SELECT * FROM events_append($1, $2, $3, $4, $5, $6, $7, $8)"
-# Within a read-model transaction (append_within): the server checks the positions and the
-# time the caller expects, and fails the transaction when they differ.
-_APPEND_AS_PREDICTED = (
-    "SELECT 1 FROM events_append($1, $2, $3, $4, $5, $6, $7, $8) AS a"
-    " WHERE a.out_recorded_at = $8 AND a.out_position BETWEEN $9 AND $10"
-)
 
 
 def _append_args(events: Sequence[NewEvent], meta: EventMeta, at: datetime) -> tuple[Any, ...]:
@@ -167,6 +161,17 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
         recorded_at=row["recorded_at"],
         meta=EventMeta(actor=row["actor"], request_id=row["request_id"], reason=row["reason"]),
     )
+
+
+def _as_recorded(
+    events: Sequence[NewEvent], meta: EventMeta, rows: Sequence[tuple[int, datetime]]
+) -> list[RecordedEvent]:
+    """The events with the (position, recorded_at) rows events_append returned for them
+    (in position order, which is the events' order)."""
+    return [
+        RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
+        for e, (p, at) in zip(events, sorted(rows, key=lambda row: row[0]), strict=True)
+    ]
 
 
 class PostgresEventStore(EventStore):
@@ -242,34 +247,22 @@ class PostgresEventStore(EventStore):
             rows = await self._db.pool.fetch(_APPEND, *_append_args(events, meta, now()))
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
-        rows = sorted(rows, key=lambda row: row[0])
-        self.notify_appended(rows[-1][0], here=True)
-        return [
-            RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
-            for e, (p, at) in zip(events, rows, strict=True)
-        ]
+        recorded = _as_recorded(events, meta, [(row[0], row[1]) for row in rows])
+        self.notify_appended(recorded[-1].position, here=True)
+        return recorded
 
     def appending_transaction(self) -> AbstractAsyncContextManager[Tx]:
         return self._db.transaction()
 
     async def append_within(
-        self,
-        tx: Tx,
-        events: Sequence[NewEvent],
-        meta: EventMeta,
-        *,
-        first_position: int,
-        at: datetime,
+        self, tx: Tx, events: Sequence[NewEvent], meta: EventMeta
     ) -> list[RecordedEvent]:
-        last_position = first_position + len(events) - 1
-        args = (*_append_args(events, meta, at), first_position, last_position)
         if not self.others_listening:
             await tx.execute(_QUIET)
-        await tx.expect(_APPEND_AS_PREDICTED, *args, rows=len(events))
-        return [
-            RecordedEvent(e.originator_id, e.originator_version, e.topic, e.state, p, at, meta)
-            for p, e in enumerate(events, start=first_position)
-        ]
+        rows = await tx.fetch(_APPEND, *_append_args(events, meta, now()))
+        return _as_recorded(
+            events, meta, [(row["out_position"], row["out_recorded_at"]) for row in rows]
+        )
 
     def as_conflict(self, exc: BaseException) -> ConcurrencyConflict | None:
         if isinstance(exc, asyncpg.UniqueViolationError) and exc.table_name == "events":
