@@ -4,6 +4,7 @@ Prints figures and ratios; asserts nothing. Run from the project root:
 
     .venv/bin/python bench/registry.py            # full run (10k models x 10 versions)
     .venv/bin/python bench/registry.py --quick    # smoke run, about a minute
+    .venv/bin/python bench/registry.py --sections reads --backends postgres  # 10k reads only
 
 Measures, over HTTP with keep-alive clients on 127.0.0.1:
   1. create-version throughput: modelrepo ``importModelVersion`` (GraphQL) and MLflow
@@ -52,6 +53,9 @@ from _report import CpuUse, Key, Results, ratios, read_table, store_table, table
 
 HERE = Path(__file__).resolve().parent
 WRITE_CLIENTS = 8
+# writes: create-version throughput (1.); reads: seeding, rebuild and read latency (2., 3.);
+# store: the event store against raw asyncpg (4.)
+SECTIONS = frozenset({"writes", "reads", "store"})
 ROUNDS = 5  # alternating write rounds per case (bench_writes_paired)
 IN_PROCESS = "modelrepo in-process"
 METHOD = """\
@@ -107,6 +111,7 @@ class Config:
     venv: Path
     keep: bool
     client: str = "lean"
+    sections: frozenset[str] = SECTIONS
 
     def sizes(self) -> list[int]:
         """Seed sizes to read at: the peer's (when smaller) and the full one."""
@@ -350,14 +355,18 @@ async def _modelrepo_on(cfg: Config, results: Results, backend: str, url: str, w
     system = f"modelrepo/{backend}"
     headers = {"Authorization": f"Bearer {mr.create_token(url, data_dir)}"}
     extra = Extra()
-    if not cfg.mlflow:  # with the peer, the writes ran paired with its (bench_writes_paired)
+    # (with the peer, the writes ran paired with its: bench_writes_paired)
+    if not cfg.mlflow and "writes" in cfg.sections:
         async with mr.serve(url, data_dir, log) as server:
             key = ("modelrepo", backend)
             extra = await _writes(
                 cfg, results, key, server, headers, mr.import_model, mr.import_version_on
             )
-    more = await _service_writes(cfg, results, backend, url, data_dir)
-    extra = Extra(extra.models + more.models, extra.versions + more.versions)
+    if "writes" in cfg.sections:
+        more = await _service_writes(cfg, results, backend, url, data_dir)
+        extra = Extra(extra.models + more.models, extra.versions + more.versions)
+    if "reads" not in cfg.sections:
+        return
     seeded = 0
     for size in cfg.sizes():
         s = await mr.seed(url, data_dir, seeded, size, cfg.versions_per_model)
@@ -439,13 +448,13 @@ async def main(cfg: Config) -> None:
     try:
         print(_describe(cfg), flush=True)
         print(f"HTTP client: {cfg.client}", flush=True)
-        if cfg.mlflow:
+        if cfg.mlflow and "writes" in cfg.sections:
             await bench_writes_paired(cfg, results, work)
         for backend in cfg.backends:
             await bench_modelrepo(cfg, results, backend, work)
-        if cfg.mlflow:
+        if cfg.mlflow and "reads" in cfg.sections:
             await bench_mlflow(cfg, results, work)
-        if "postgres" in cfg.backends:
+        if "postgres" in cfg.backends and "store" in cfg.sections:
             await bench_event_store(cfg, results)
     finally:
         if cfg.keep:
@@ -487,7 +496,15 @@ def parse(argv: Sequence[str] | None = None) -> Config:
     p.add_argument("--mlflow-venv", type=Path, default=HERE / ".venv-mlflow")
     p.add_argument("--keep", action="store_true", help="keep the work dir and server logs")
     p.add_argument("--client", choices=["lean", "httpx"], default="lean", help="see _http.py")
+    p.add_argument(
+        "--sections",
+        default=",".join(sorted(SECTIONS)),
+        help="comma list of what to run: writes (1.), reads (2. and 3.), store (4.)",
+    )
     a = p.parse_args(argv)
+    sections = frozenset(x.strip() for x in a.sections.split(",") if x.strip())
+    if not sections or sections - SECTIONS:
+        p.error(f"--sections takes a comma list of {', '.join(sorted(SECTIONS))}")
     quick = bool(a.quick)
     models = a.models or (300 if quick else 10_000)
     backends = tuple(b.strip() for b in a.backends.split(",") if b.strip())
@@ -510,6 +527,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
         venv=a.mlflow_venv,
         keep=bool(a.keep),
         client=a.client,
+        sections=sections,
     )
 
 
