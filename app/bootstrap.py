@@ -6,6 +6,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from app.adapters.databases import event_store_in as event_store_in
+from app.adapters.databases import open_database as open_database
 from app.adapters.event_store.port import EventMeta, EventStore
 from app.adapters.object_store.local import LocalObjectStore
 from app.adapters.object_store.port import ObjectStore
@@ -35,28 +37,9 @@ from app.serving.runtimes.base import RuntimeOptions
 from app.settings import Settings
 from domain.errors import DomainError, ValidationError
 from domain.service import ServiceStatus
-from projections.audit import AuditProjection
-from projections.base import HandOff, Projection
-from projections.batch import BatchProjection
-from projections.models import ModelListProjection
-from projections.optimizations import OptimizationsProjection
-from projections.services import ServicesProjection
-from projections.tokens import TokensProjection
-from projections.training import TrainingProjection
+from projections.base import HandOff
+from projections.catalog import all_projections as all_projections
 from projections.versions import VersionRow, VersionsProjection
-
-
-def all_projections() -> list[Projection]:
-    return [
-        ModelListProjection(),
-        VersionsProjection(),
-        AuditProjection(),
-        TokensProjection(),
-        TrainingProjection(),
-        ServicesProjection(),
-        BatchProjection(),
-        OptimizationsProjection(),
-    ]
 
 
 @dataclass
@@ -93,41 +76,6 @@ class Container:
         await self.storage.close()
         await self.store.close()
         await self.db.close()
-
-
-def open_database(url: str) -> tuple[Database, EventStore]:
-    """Adapters for a database URL (not opened yet)."""
-    if url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
-        from app.adapters.sql.postgres import PostgresDatabase
-
-        pg = PostgresDatabase(url)
-        return pg, event_store_in(pg)
-    if url.startswith("sqlite://"):
-        from app.adapters.sql.sqlite import SqliteDatabase
-
-        lite = SqliteDatabase(url)
-        return lite, event_store_in(lite)
-    raise ValueError(
-        f"unsupported MODELREPO_DATABASE_URL {url.split('://')[0]}://…;"
-        " use sqlite:///path or postgresql://…"
-    )
-
-
-def event_store_in(db: Database) -> EventStore:
-    """The event store whose tables live in ``db`` (not set up yet)."""
-    from app.adapters.sql.sqlite import SqliteDatabase
-
-    if isinstance(db, SqliteDatabase):
-        from app.adapters.event_store.sqlite import SqliteEventStore
-
-        return SqliteEventStore(db)
-    from app.adapters.sql.postgres import PostgresDatabase
-
-    if isinstance(db, PostgresDatabase):
-        from app.adapters.event_store.postgres import PostgresEventStore
-
-        return PostgresEventStore(db)
-    raise TypeError(f"no event store keeps its events in a {type(db).__name__}; pass one")
 
 
 class S3Opener:

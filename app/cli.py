@@ -7,21 +7,25 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from app.adapters.event_store.port import EventMeta
 from app.adapters.object_store.port import ObjectStoreError
 from app.adapters.sql.port import DatabaseUnavailable
-from app.bootstrap import Container, build
 from app.settings import Settings
 from domain.errors import DomainError
 from domain.token import Role
+
+if TYPE_CHECKING:
+    from app.bootstrap import Container
 
 T = TypeVar("T")
 CLI_META = EventMeta(actor="cli")
 
 
 def _with_container(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    from app.bootstrap import build
+
     async def run() -> T:
         container = await build(settings)
         try:
@@ -100,10 +104,26 @@ def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(c: Container) -> int:
-        return await c.projector.rebuild(args.only or None)
+    """With the database and the projector only: the rest of the container is not needed,
+    and importing it (pandas, pyarrow, ...) takes a second of the command's time."""
+    from app.adapters.databases import open_database
+    from app.services.projector import Projector
+    from app.services.serialization import EventMapper
+    from projections.catalog import all_projections
 
-    position = _with_container(settings, work)
+    async def run() -> int:
+        db, store = open_database(settings.resolved_database_url)
+        await db.open()
+        try:
+            await store.setup()
+            projector = Projector(db, store, EventMapper(), all_projections())
+            await projector.setup()
+            return await projector.rebuild(args.only or None)
+        finally:
+            await store.close()
+            await db.close()
+
+    position = asyncio.run(run())
     print(f"rebuilt projections up to position {position}")
     return 0
 
