@@ -42,7 +42,7 @@ def _response(answer: Answer) -> Response:
 
 
 async def status_v1(request: Request) -> Response:
-    return _response(_plane(request).status_v1(_call(request)))
+    return _response(_plane(request).model_status_v1(_call(request)))
 
 
 async def infer_v2(request: Request) -> Response:
@@ -55,11 +55,11 @@ async def infer_v2(request: Request) -> Response:
 
 
 async def metadata(request: Request) -> Response:
-    return _response(_plane(request).metadata_v2(_call(request)))
+    return _response(_plane(request).model_metadata_v2(_call(request)))
 
 
 async def model_ready(request: Request) -> Response:
-    return _response(_plane(request).ready_v2(_call(request)))
+    return _response(_plane(request).model_ready_v2(_call(request)))
 
 
 async def live(request: Request) -> Response:

@@ -28,11 +28,7 @@ from app.serving.codec import (
     parse_json,
     status_v1,
 )
-from app.serving.deployments import (
-    Deployments,
-    Loaded,
-    ServiceState,
-)
+from app.serving.deployments import Deployments, Loaded, ServiceState
 from app.serving.errors import ClientGone, ServingError, error_answer
 
 # Reads the request body given the most bytes it may have (ServingError 413 beyond them,
@@ -49,7 +45,7 @@ class PredictLimits:
     max_depth: int = 64
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would cost a microsecond more
 class Call:
     """A request to the data plane: the service it names, the Host it was sent to, its
     Authorization headers, and its path (named in the log of an unexpected error)."""
@@ -60,7 +56,7 @@ class Call:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would cost a microsecond more
 class Answer:
     """What the data plane answers: a status, a JSON body, and the number of the version
     that answered (sent as ``x-model-version``) once one was chosen."""
@@ -81,6 +77,8 @@ class Outcome:
 
 
 class DataPlane(Deployments):
+    """The deployments (the model registry it extends) answering requests."""
+
     # A predict body's limits; bootstrap sets the server's (app.settings).
     limits: PredictLimits = PredictLimits()
 
@@ -114,12 +112,13 @@ class DataPlane(Deployments):
             raise
         except Exception as exc:
             status, body = error_answer(exc, call.path)
+        content = dump_json(body)
         # Recorded for the service it reached, refusals too (unknown services are not).
         recorder = self.recorder
         if recorder is not None and state is not None:
             seconds = time.perf_counter() - started
             recorder.record(state.row.id, state.row.name, version, status, seconds)
-        return Answer(status, dump_json(body), version)
+        return Answer(status, content, version)
 
     async def _predict_v1(self, loaded: Loaded, payload: Any) -> dict[str, Any]:
         batch, fmt = decode_v1(payload, loaded.runtime.inputs, max_rows=self.limits.max_rows)
@@ -147,7 +146,7 @@ class DataPlane(Deployments):
 
     # -- the other requests (not recorded) ----------------------------------------------
 
-    def status_v1(self, call: Call) -> Answer:
+    def model_status_v1(self, call: Call) -> Answer:
         """``GET /v1/models/{name}`` (TensorFlow Serving's model status)."""
 
         def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
@@ -157,7 +156,7 @@ class DataPlane(Deployments):
 
         return self._answer(call, build)
 
-    def metadata_v2(self, call: Call) -> Answer:
+    def model_metadata_v2(self, call: Call) -> Answer:
         """``GET /v2/models/{name}``: 503 while the service is not serving."""
 
         def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
@@ -171,7 +170,7 @@ class DataPlane(Deployments):
 
         return self._answer(call, build)
 
-    def ready_v2(self, call: Call) -> Answer:
+    def model_ready_v2(self, call: Call) -> Answer:
         """``GET /v2/models/{name}/ready``: 200 while serving, else 503."""
 
         def build(state: ServiceState) -> tuple[int, dict[str, Any]]:
