@@ -111,12 +111,14 @@ async def _stop(task: asyncio.Task[Any]) -> None:
 
 
 class LogReader:
-    """Reads the log ``limit`` events at a time, the next batch while the caller applies
-    the one before (when a batch was full, more likely follow)."""
+    """Reads the log ``limit`` events at a time; with ``ahead``, the next batch while the
+    caller applies the one before (when a batch was full, more likely follow), until
+    :meth:`close`."""
 
-    def __init__(self, store: EventStore, limit: int) -> None:
+    def __init__(self, store: EventStore, limit: int, *, ahead: bool = False) -> None:
         self.store = store
         self.limit = limit
+        self.ahead = ahead
         self._ahead: tuple[int, asyncio.Task[list[RecordedEvent]]] | None = None
 
     async def read(self, after: int) -> list[RecordedEvent]:
@@ -127,7 +129,7 @@ class LogReader:
             if ahead is not None:
                 await _stop(ahead[1])
             events = await self.store.read_log(after=after, limit=self.limit)
-        if len(events) == self.limit:
+        if self.ahead and len(events) == self.limit:
             end = events[-1].position
             next_batch = self.store.read_log(after=end, limit=self.limit)
             self._ahead = (end, asyncio.create_task(next_batch))

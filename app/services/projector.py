@@ -148,7 +148,7 @@ class Projector:
         return self.position
 
     async def _catch_up(self) -> None:
-        reader = LogReader(self.store, CATCH_UP_BATCH)
+        reader = LogReader(self.store, CATCH_UP_BATCH, ahead=True)
         try:
             while True:
                 last = await self.store.last_position()

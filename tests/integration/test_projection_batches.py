@@ -19,6 +19,8 @@ from domain.optimization import OptimizationJob
 from domain.schedule import parse_schedule
 from domain.service import Service, deployment
 from domain.training import TrainingTask
+from projections.audit import AuditProjection
+from projections.base import EventInfo, Handler, Writer
 from tests.integration.test_projections import exercise
 
 META = EventMeta(actor="tester", request_id="r-1")
@@ -184,3 +186,46 @@ async def audit_indexes(container: Container) -> set[str]:
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rm_audit'"
     return {r["name"] for r in await container.db.fetch(sql)}
+
+
+class FailingAudit(AuditProjection):
+    """The audit log, with a handler that fails at one position."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+
+    def handlers(self) -> dict[str, Handler]:
+        async def fail(tx: Writer, e: Any, info: EventInfo) -> None:
+            if info.position == self.fail_at:
+                raise RuntimeError("handler failed")
+
+        return {"ModelVersion.Imported": fail}
+
+
+async def test_a_handler_failing_while_a_slice_is_sent_leaves_nothing(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 10 events in slices of 3: the failure comes while the slices before it
+    are being sent; its transaction rolls back whole and the connection stays usable."""
+    await interleaved_history(container)
+    before = await dump_all(container)
+    last = await container.store.last_position()
+    at = await container.db.fetchval(
+        "SELECT max(position) FROM events WHERE topic LIKE $1", "%ModelVersion.Imported"
+    )
+    monkeypatch.setattr(projector, "CATCH_UP_BATCH", 10)
+    monkeypatch.setattr(applier, "SLICE", 3)
+    failing = FailingAudit(fail_at=at)
+    projections = [failing if p.name == "audit" else p for p in all_projections()]
+    other = projector.Projector(container.db, container.store, container.mapper, projections)
+    await other.setup()
+    with pytest.raises(RuntimeError, match="handler failed"):
+        await other.rebuild(["audit"])
+    reached = await container.db.fetchval(
+        "SELECT position FROM projection_state WHERE name = $1", "audit"
+    )
+    assert at - 10 <= reached < at  # the batches before the failing one were committed
+    assert await container.db.fetchval("SELECT max(position) FROM rm_audit") == reached
+    failing.fail_at = -1
+    assert await other.catch_up() == last
+    assert await dump_all(container) == before
