@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from app.bootstrap import Container, build
+from app.graphql.gate import AuthGate, GraphQLFirst
 from app.graphql.schema import build_schema
-from app.graphql.view import AuthGate, GraphQLFirst, ModelrepoGraphQL
+from app.graphql.view import ModelrepoGraphQL
 from app.http.console import console_app
 from app.http.downloads import routes as download_routes
 from app.http.links import SignedLinks

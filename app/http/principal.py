@@ -1,5 +1,5 @@
 """Where a request's caller is found: the ASGI scope key under which the auth gate
-(app.graphql.view.AuthGate) puts the authenticated Principal, None for no token. The HTTP
+(app.graphql.gate.AuthGate) puts the authenticated Principal, None for no token. The HTTP
 routes beside GraphQL (downloads) read it from here."""
 
 PRINCIPAL = "modelrepo.principal"

@@ -1,4 +1,4 @@
-"""The ASGI gate in front of GraphQL (app.graphql.view.AuthGate): request ids, headers."""
+"""The ASGI gate in front of GraphQL (app.graphql.gate.AuthGate): request ids, headers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any, cast
 from starlette.types import Message, Scope
 
 from app.bootstrap import Container
-from app.graphql.view import REQUEST_ID, AuthGate
+from app.graphql.gate import AuthGate
+from app.graphql.view import REQUEST_ID
 from app.http.principal import PRINCIPAL
 from app.services.tokens import Principal
 from domain.token import Role

@@ -18,9 +18,10 @@ from starlette.types import Message, Scope
 from app.adapters.event_store.memory import InMemoryEventStore
 from app.bootstrap import Container
 from app.graphql.context import Context
+from app.graphql.gate import AuthGate, GraphQLFirst
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.schema import build_schema
-from app.graphql.view import REQUEST_ID, AuthGate, GraphQLFirst, ModelrepoGraphQL
+from app.graphql.view import REQUEST_ID, ModelrepoGraphQL
 from app.http.principal import PRINCIPAL
 from app.services.log_feed import LogFeed
 from app.services.token_sessions import TokenSessions
