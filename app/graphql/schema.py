@@ -27,11 +27,11 @@ from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from app.graphql._documents import Checked, Documents
 from app.graphql.batch.schema import BatchMutations, BatchQueries
-from app.graphql.batch.updates import BatchSubscriptions
+from app.graphql.batch.subscriptions import BatchSubscriptions
 from app.graphql.cost import Limits
 from app.graphql.errors import DOMAIN_ERRORS, OtherDomainErrorHandler
-from app.graphql.history.feed import FeedSubscriptions
 from app.graphql.history.queries import HistoryQueries
+from app.graphql.history.subscriptions import FeedSubscriptions
 from app.graphql.models.files import BIG_INT_SCALAR, BigInt
 from app.graphql.models.inputs import UPLOAD_SCALAR
 from app.graphql.models.links import DownloadLinkMutations

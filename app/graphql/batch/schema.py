@@ -84,7 +84,7 @@ class BatchQueries:
         self, info: Info, id: strawberry.ID, as_of: datetime | None = None
     ) -> BatchJob | None:
         if as_of is not None:
-            from app.graphql.batch.past import job_as_of
+            from app.graphql.batch.asof import job_as_of
 
             return await job_as_of(info, query_id(id), check_as_of(as_of))
         row = await get_job(info.context.container.db, query_id(id))

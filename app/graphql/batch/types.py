@@ -96,7 +96,7 @@ class BatchJob:
     async def runs(self, info: Info, last: int = 20) -> list[BatchRun]:
         check_first(last)
         if self.as_of is not None:
-            from app.graphql.batch.past import runs_as_of
+            from app.graphql.batch.asof import runs_as_of
 
             return await runs_as_of(info, str(self.id), self.as_of, last)
         rows = await info.context.loaders.runs_of_jobs.load(PageKey(str(self.id), last))

@@ -21,7 +21,7 @@ from app.graphql.pagination import (
     query_id,
 )
 from app.graphql.permissions import IsEditor, IsViewer
-from app.graphql.services.past import service_as_of, service_id_by_name_as_of
+from app.graphql.services.asof import service_as_of, service_id_by_name_as_of
 from app.graphql.services.payloads import (
     DeletedService,
     DeleteServiceResult,
