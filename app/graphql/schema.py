@@ -26,22 +26,29 @@ from strawberry.types import ExecutionContext, ExecutionResult, StreamExecutionR
 from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from app.graphql._documents import Checked, Documents
-from app.graphql.batch.schema import BatchMutations, BatchQueries
+from app.graphql.batch.mutations import BatchMutations
+from app.graphql.batch.queries import BatchQueries
 from app.graphql.batch.subscriptions import BatchSubscriptions
 from app.graphql.cost import Limits
 from app.graphql.errors import DOMAIN_ERRORS, OtherDomainErrorHandler
 from app.graphql.history.queries import HistoryQueries
 from app.graphql.history.subscriptions import FeedSubscriptions
-from app.graphql.models.files import BIG_INT_SCALAR, BigInt
-from app.graphql.models.inputs import UPLOAD_SCALAR
-from app.graphql.models.links import DownloadLinkMutations
-from app.graphql.models.mutations import ImportFailedHandler, ModelMutations
+from app.graphql.models.mutations import (
+    DownloadLinkMutations,
+    ImportFailedHandler,
+    ModelMutations,
+)
 from app.graphql.models.queries import ModelQueries
 from app.graphql.monitoring.queries import MonitoringQueries
-from app.graphql.optimize.schema import OptimizationMutations, OptimizationQueries
-from app.graphql.services.schema import ServiceMutations, ServiceQueries
-from app.graphql.tokens.schema import TokenMutations, TokenQueries
-from app.graphql.training.schema import TrainingMutations, TrainingQueries
+from app.graphql.optimize.mutations import OptimizationMutations
+from app.graphql.optimize.queries import OptimizationQueries
+from app.graphql.scalars import BIG_INT_SCALAR, UPLOAD_SCALAR, BigInt
+from app.graphql.services.mutations import ServiceMutations
+from app.graphql.services.queries import ServiceQueries
+from app.graphql.tokens.mutations import TokenMutations
+from app.graphql.tokens.queries import TokenQueries
+from app.graphql.training.mutations import TrainingMutations
+from app.graphql.training.queries import TrainingQueries
 from domain.errors import DomainError
 
 log = logging.getLogger("modelrepo.graphql")

@@ -19,7 +19,7 @@ from app.adapters.event_store.memory import InMemoryEventStore
 from app.bootstrap import Container
 from app.graphql.context import Context
 from app.graphql.gate import AuthGate, GraphQLFirst
-from app.graphql.models.files import BIG_INT_SCALAR, BigInt
+from app.graphql.scalars import BIG_INT_SCALAR, BigInt
 from app.graphql.schema import build_schema
 from app.graphql.view import REQUEST_ID, ModelrepoGraphQL
 from app.http.principal import PRINCIPAL

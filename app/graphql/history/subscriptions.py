@@ -10,16 +10,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.history.queries import HistoryEvent, from_recorded
+from app.graphql.history.types import FeedEvent, from_recorded
 from app.graphql.pagination import encode_cursor, int_cursor
 from app.graphql.permissions import IsViewer
 from projections.audit import split_topic
-
-
-@strawberry.type
-class FeedEvent:
-    cursor: str = strawberry.field(description="Pass it as `after` to resume after this event.")
-    event: HistoryEvent
 
 
 @strawberry.type

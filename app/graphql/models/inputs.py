@@ -6,11 +6,10 @@ from enum import Enum
 from typing import cast
 
 import strawberry
-from graphql import GraphQLError
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from app.graphql.models.types import MetricInput, ModelFormat, ModelList, TagInput
+from app.graphql.models.types import ModelFormat, ModelList
 from app.services.imports import Source, TaskSource, UploadSource, UriSource
 from app.services.models import VersionSpec
 from domain.errors import ValidationError as DomainValidationError
@@ -18,24 +17,16 @@ from domain.model import ModelList as DomainList
 from domain.rules import metric_pairs
 
 
-def _parse_upload(value: object) -> UploadFile:
-    # The multipart view puts the files in place of their variables; anything else came
-    # as JSON (or as a literal in the query), and a GraphQLError says so to the caller
-    # where any other exception would be an internal error.
-    if not isinstance(value, UploadFile):
-        raise GraphQLError(
-            "Upload takes a file sent as a part of a GraphQL multipart request"
-            " (https://github.com/jaydenseric/graphql-multipart-request-spec), not a JSON value"
-        )
-    return value
+@strawberry.input
+class TagInput:
+    key: str
+    value: str
 
 
-UPLOAD_SCALAR = strawberry.scalar(
-    name="Upload",
-    description="Represents a file upload.",
-    serialize=lambda value: value,
-    parse_value=_parse_upload,
-)
+@strawberry.input
+class MetricInput:
+    name: str
+    value: float
 
 
 @strawberry.enum

@@ -1,124 +1,48 @@
-"""Mutations on models and versions. Expected failures are union members."""
+"""Mutations on models and versions. Expected failures are union members.
+
+`versionDownloadLink`: a short-lived signed URL for a version's package or one file, which
+a browser can simply navigate to (no token to send, nothing held in page memory)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 import strawberry
 from strawberry.types.field import StrawberryField
 
 from app.graphql.context import Info
-from app.graphql.errors import (
-    AlreadyDeleted,
-    InUse,
-    InvalidState,
-    NameTaken,
-    NotFound,
-    SourceUnavailable,
-    ValidationError,
+from app.graphql.models.inputs import FilesInput, ImportModelInput, TagInput, VersionInput
+from app.graphql.models.payloads import (
+    DeleteModelResult,
+    DeleteModelSuccess,
+    DeleteVersionResult,
+    DeleteVersionSuccess,
+    DownloadLink,
+    DownloadLinkResult,
+    ImportFailed,
+    ImportModelResult,
+    ImportSuccess,
+    ImportVersionResult,
+    ModelPayload,
+    ModelResult,
+    ReuploadResult,
+    VersionPayload,
 )
-from app.graphql.models.inputs import FilesInput, ImportModelInput, VersionInput
-from app.graphql.models.types import ModelType, ModelVersionType, TagInput
-from app.graphql.permissions import IsEditor
+from app.graphql.models.types import ModelType, ModelVersionType
+from app.graphql.permissions import IsEditor, IsViewer
+from app.graphql.urls import base_url
+from app.http.links import LINK_SECONDS, PACKAGE, link_key, signed_query
+from app.services.ids import parse_id
 from app.services.imports import ImportFailed as FilesRefused
+from domain.errors import NotFound as NotFoundError
+from domain.errors import ValidationError as DomainValidationError
 from domain.model import ModelList as DomainList
 from projections.models import get_models
-from projections.versions import get_versions
+from projections.versions import file_sets, files, get_versions
 
-
-@strawberry.type
-class ImportSuccess:
-    """Read lazily, when asked for: the model from the read model, the new version as its
-    projection handed it over (no query)."""
-
-    model_id: strawberry.Private[str]
-    version_id: strawberry.Private[str]
-
-    @strawberry.field
-    async def model(self, info: Info) -> ModelType:
-        row = await info.context.loaders.models.load(self.model_id)
-        assert row is not None  # read-your-writes: the projection has it
-        return ModelType.from_row(row)
-
-    @strawberry.field
-    async def version(self, info: Info) -> ModelVersionType:
-        container = info.context.container
-        # The row as its projection just wrote it, or (another process applied the events,
-        # or the version changed since) as the read model has it now.
-        row = container.created_versions.take(self.version_id)
-        if row is None:
-            row = (await get_versions(container.db, [self.version_id]))[self.version_id]
-        return ModelVersionType.from_row(row)
-
-
-@strawberry.type
-class ModelPayload:
-    model: ModelType
-
-
-@strawberry.type
-class VersionPayload:
-    version: ModelVersionType
-
-
-@strawberry.type
-class DeleteModelSuccess:
-    deleted_model_id: strawberry.ID
-    deleted_versions: int
-
-
-@strawberry.type
-class DeleteVersionSuccess:
-    deleted_version_id: strawberry.ID
-    model: ModelType | None
-
-
-@strawberry.type(
-    description="The files arrived but the package was refused: the version is FAILED with"
-    " the reason (every problem found), and none of its files were kept."
-)
-class ImportFailed:
-    message: str
-    model: ModelType
-    version: ModelVersionType
-
-
-ImportModelResult = Annotated[
-    ImportSuccess
-    | ImportFailed
-    | NameTaken
-    | NotFound
-    | InvalidState
-    | SourceUnavailable
-    | ValidationError,
-    strawberry.union("ImportModelResult"),
-]
-ImportVersionResult = Annotated[
-    ImportSuccess
-    | ImportFailed
-    | NotFound
-    | AlreadyDeleted
-    | InvalidState
-    | SourceUnavailable
-    | ValidationError,
-    strawberry.union("ImportVersionResult"),
-]
-ReuploadResult = Annotated[
-    VersionPayload | NotFound | AlreadyDeleted | InvalidState | SourceUnavailable | ValidationError,
-    strawberry.union("ReuploadResult"),
-]
-ModelResult = Annotated[
-    ModelPayload | NotFound | AlreadyDeleted | ValidationError, strawberry.union("ModelResult")
-]
-DeleteModelResult = Annotated[
-    DeleteModelSuccess | NotFound | AlreadyDeleted | InUse | ValidationError,
-    strawberry.union("DeleteModelResult"),
-]
-DeleteVersionResult = Annotated[
-    DeleteVersionSuccess | NotFound | AlreadyDeleted | InUse | ValidationError,
-    strawberry.union("DeleteVersionResult"),
-]
 Force = Annotated[
     bool,
     strawberry.argument(
@@ -282,3 +206,45 @@ class ModelMutations:
             deleted_version_id=strawberry.ID(str(version.id)),
             model=await _model(info, str(version.model_id)),
         )
+
+
+@strawberry.type
+class DownloadLinkMutations:
+    @strawberry.mutation(
+        permission_classes=[IsViewer],
+        description=f"A link to the version's files as one zip (or to one file with path),"
+        f" of the active file set unless revision is given; valid {LINK_SECONDS} seconds.",
+    )
+    async def version_download_link(
+        self,
+        info: Info,
+        version_id: strawberry.ID,
+        path: str | None = None,
+        revision: int | None = None,
+    ) -> DownloadLinkResult:
+        url, expires = await _mint(info, str(version_id), path, revision)
+        return DownloadLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+
+
+async def _mint(
+    info: Info, version_ref: str, path: str | None, revision: int | None
+) -> tuple[str, int]:
+    container = info.context.container
+    version_id = str(parse_id(version_ref, "versionId"))
+    version = (await get_versions(container.db, [version_id])).get(version_id)
+    if version is None:
+        raise NotFoundError("version", version_id)
+    chosen = version.active_revision if revision is None else revision
+    if chosen is None:
+        raise DomainValidationError("versionId", f"V{version.number} has no files")
+    if chosen not in {s.revision for s in await file_sets(container.db, version_id)}:
+        raise NotFoundError(f"file set of V{version.number}", str(chosen))
+    target = PACKAGE
+    if path is not None:
+        if path not in {f.path for f in await files(container.db, version_id, chosen)}:
+            raise NotFoundError(f"file of V{version.number}", repr(path[:200]))
+        target = f"files/{path}"
+    key = link_key(container.settings)
+    query, expires = signed_query(key, version_id, target, chosen)
+    route = PACKAGE if path is None else f"files/{quote(path)}"
+    return f"{base_url(info)}/v1/versions/{version_id}/{route}?{query}", expires

@@ -9,12 +9,12 @@ import strawberry
 from graphql import GraphQLError
 
 from app.graphql.context import Info
+from app.graphql.models.inputs import TagInput
 from app.graphql.models.types import (
     ModelFormat,
     ModelList,
     ModelType,
     ModelVersionType,
-    TagInput,
 )
 from app.graphql.pagination import (
     Connection,

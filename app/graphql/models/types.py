@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 from uuid import UUID
 
@@ -11,18 +12,10 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.loaders import PageKey
-from app.graphql.models.files import (
-    BigInt,
-    FileSet,
-    PackageFile,
-    file_sets_from_events,
-    file_url,
-    package_url,
-    state_of,
-    storage_uri,
-)
 from app.graphql.optimize import types as optimize_types
 from app.graphql.pagination import Connection, check_first, connection, encode_cursor, int_cursor
+from app.graphql.scalars import BigInt
+from app.graphql.urls import file_url, package_url, storage_uri
 from domain.formats import ModelFormat as DomainFormat
 from domain.model import Model as ModelAggregate
 from domain.model import ModelList as DomainList
@@ -52,20 +45,8 @@ class Tag:
     value: str
 
 
-@strawberry.input
-class TagInput:
-    key: str
-    value: str
-
-
 @strawberry.type
 class Metric:
-    name: str
-    value: float
-
-
-@strawberry.input
-class MetricInput:
     name: str
     value: float
 
@@ -92,6 +73,45 @@ class VersionSource:
 
 def _tags(tags: dict[str, str]) -> list[Tag]:
     return [Tag(key=k, value=v) for k, v in sorted(tags.items())]
+
+
+@strawberry.enum
+class FileSetState(Enum):
+    ACTIVE = "ACTIVE"
+    PENDING = "PENDING"
+    INACTIVE = "INACTIVE"
+
+
+@strawberry.type(description="One file of a version's package.")
+class PackageFile:
+    path: str
+    size: BigInt
+    sha256: str
+    download_url: str = strawberry.field(
+        description="A presigned URL on S3 storage; otherwise this server's file route"
+        " (send the Authorization header)."
+    )
+
+
+@strawberry.type(
+    description="One revision of a version's files. Re-uploads add PENDING revisions that"
+    " a service update makes ACTIVE."
+)
+class FileSet:
+    revision: int
+    state: FileSetState
+    size: BigInt
+    file_count: int
+    storage_uri: str
+    created_at: datetime | None
+
+
+def state_of(revision: int, active: int | None, pending: int | None) -> FileSetState:
+    if revision == active:
+        return FileSetState.ACTIVE
+    if revision == pending:
+        return FileSetState.PENDING
+    return FileSetState.INACTIVE
 
 
 @strawberry.type(name="ModelVersion")
@@ -143,6 +163,8 @@ class ModelVersionType:
     @strawberry.field(description="Every file-set revision, oldest first.")
     async def file_sets(self, info: Info) -> list[FileSet]:
         if self._file_sets is not None:
+            from app.graphql.models.asof import file_sets_from_events
+
             return file_sets_from_events(
                 info, self._file_sets, self.active_revision, self.pending_revision
             )

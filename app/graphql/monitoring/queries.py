@@ -1,46 +1,36 @@
-"""serviceMetrics and batchRunMetrics: rolled-up series over a time range."""
+"""serviceMetrics and batchRunMetrics: rolled-up series over a time range.
+Annotations: the service's own events in the window, read from the log."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
 
+from app.bootstrap import Container
 from app.graphql.context import Info
 from app.graphql.errors import InvalidState, NotFound, ValidationError
-from app.graphql.monitoring.annotations import service_annotations
 from app.graphql.monitoring.types import (
+    Annotation,
+    BatchJobMetrics,
+    BatchJobMetricsResult,
     BatchRunMetrics,
     MetricPoint,
     ServiceMetrics,
+    ServiceMetricsResult,
     VersionSeries,
 )
 from app.graphql.permissions import IsViewer
 from app.monitoring import batch, store
 from app.monitoring.monitor import Monitoring
 from app.monitoring.series import WindowError, plan, series
+from projections.audit import split_topic
 from projections.batch import get_job
 from projections.services import ServiceRow, get_service
 
-ServiceMetricsResult = Annotated[
-    ServiceMetrics | NotFound | ValidationError | InvalidState,
-    strawberry.union("ServiceMetricsResult"),
-]
-
-
-@strawberry.type
-class BatchJobMetrics:
-    job_id: strawberry.ID
-    runs: list[BatchRunMetrics] = strawberry.field(description="Oldest first.")
-
-
-BatchJobMetricsResult = Annotated[
-    BatchJobMetrics | NotFound | ValidationError | InvalidState,
-    strawberry.union("BatchJobMetricsResult"),
-]
 From = Annotated[datetime, strawberry.argument(name="from")]
 To = Annotated[datetime, strawberry.argument(name="to")]
 OFF = InvalidState(
@@ -68,6 +58,60 @@ async def _find_service(info: Info, service: str) -> ServiceRow | None:
 
 def _monitoring(info: Info) -> Monitoring | None:
     return info.context.container.monitoring
+
+
+def _split(deployments: list[dict[str, Any]]) -> str:
+    return ", ".join(f"V{d['number']} {d['weight']}%" for d in deployments)
+
+
+def describe(event_type: str, payload: dict[str, Any]) -> tuple[str, int | None, str]:
+    """(kind, revision, summary) of one Service event."""
+    if event_type == "Published":
+        return "deploy", 1, f"published: {_split(payload['deployments'])}"
+    if event_type == "SpecChanged":
+        kind = str(payload["kind"])
+        split = _split(payload["deployments"]) or "no versions"
+        if kind == "rollback":
+            return (
+                kind,
+                payload["revision"],
+                f"rolled back to revision {payload['restored']}: {split}",
+            )
+        return kind, payload["revision"], f"{kind.replace('_', ' ')}: {split}"
+    if event_type == "StatusChanged":
+        reason = f": {payload['reason']}" if payload.get("reason") else ""
+        return "status", None, f"{payload['status']}{reason}"
+    if event_type == "VersionFailed":
+        return "version_failed", payload["revision"], str(payload["reason"])
+    if event_type == "KeyRotated":
+        return "key_rotated", None, "access key rotated"
+    if event_type == "Deleted":
+        return "deleted", None, "service deleted"
+    return event_type.lower(), None, event_type
+
+
+async def service_annotations(
+    container: Container, service_id: str, start: datetime, end: datetime
+) -> list[Annotation]:
+    events = await container.store.read_aggregate(UUID(service_id), until=end)
+    out = []
+    for event in events:
+        if event.recorded_at < start:
+            continue
+        _, event_type = split_topic(event.topic)
+        kind, revision, summary = describe(event_type, container.mapper.decode_state(event))
+        out.append(
+            Annotation(
+                time=event.recorded_at,
+                type=event_type,
+                kind=kind,
+                revision=revision,
+                actor=event.meta.actor,
+                reason=event.meta.reason,
+                summary=summary,
+            )
+        )
+    return out
 
 
 @strawberry.type

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 
-from app.graphql.models.files import BigInt
-from app.graphql.monitoring.annotations import Annotation
+from app.graphql.errors import InvalidState, NotFound, ValidationError
+from app.graphql.scalars import BigInt
 from app.monitoring.batch import RunMetrics
 from app.monitoring.series import Sample
 
@@ -71,6 +72,20 @@ class VersionSeries:
     points: list[MetricPoint]
 
 
+@strawberry.type(description="Something that happened to the service (from the event log).")
+class Annotation:
+    time: datetime
+    type: str = strawberry.field(description="The event: Published, SpecChanged, ...")
+    kind: str = strawberry.field(
+        description="deploy, traffic, upgrade, rollback, update, version_removed, status,"
+        " version_failed, key_rotated or deleted"
+    )
+    revision: int | None
+    actor: str
+    reason: str | None
+    summary: str
+
+
 @strawberry.type
 class ServiceMetrics:
     service_id: strawberry.ID
@@ -113,3 +128,19 @@ class BatchRunMetrics:
             rows_per_second=None if rate is None else round(rate, 3),
             finished_at=m.finished_at,
         )
+
+
+@strawberry.type
+class BatchJobMetrics:
+    job_id: strawberry.ID
+    runs: list[BatchRunMetrics] = strawberry.field(description="Oldest first.")
+
+
+ServiceMetricsResult = Annotated[
+    ServiceMetrics | NotFound | ValidationError | InvalidState,
+    strawberry.union("ServiceMetricsResult"),
+]
+BatchJobMetricsResult = Annotated[
+    BatchJobMetrics | NotFound | ValidationError | InvalidState,
+    strawberry.union("BatchJobMetricsResult"),
+]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.models.files import BigInt
+from app.graphql.errors import AlreadyDeleted, InvalidState, NotFound, ValidationError
+from app.graphql.scalars import BigInt
 from domain.optimization import Method
 from projections.optimizations import JobRow
 
@@ -122,6 +123,17 @@ class OptimizationJob:
             created_by=row.created_by,
             updated_at=row.updated_at,
         )
+
+
+@strawberry.type
+class OptimizationJobPayload:
+    job: OptimizationJob
+
+
+OptimizeResult = Annotated[
+    OptimizationJobPayload | ValidationError | NotFound | AlreadyDeleted | InvalidState,
+    strawberry.union("OptimizeResult"),
+]
 
 
 async def _version(info: Info, version_id: str) -> ModelVersionType | None:
