@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types.nodes import SelectedField, Selection
 
 from app.services.ids import parse_id
 from domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from app.graphql.context import Info
 
 T = TypeVar("T")
 MAX_PAGE = 100
@@ -93,3 +97,23 @@ def connection(items: list[tuple[str, T]], has_next: bool) -> Connection[T]:
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
     )
+
+
+def node_selects(info: Info, field: str) -> bool:
+    """Whether the connection being resolved asks for ``field`` on its nodes
+    (``edges { node { field } }``, through fragments too). A list resolver reads such a
+    field for the whole page at once when asked, so the nodes answer it without a
+    coroutine each (graphql-core makes a task per awaitable field of every item)."""
+
+    def asks(selections: list[Selection], path: tuple[str, ...]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == path[0] and (
+                    len(path) == 1 or asks(selection.selections, path[1:])
+                ):
+                    return True
+            elif asks(selection.selections, path):  # a fragment: same level
+                return True
+        return False
+
+    return asks(info.selected_fields, (info.field_name, "edges", "node", field))

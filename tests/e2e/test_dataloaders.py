@@ -130,3 +130,22 @@ async def test_the_lists_answer_what_each_item_has(lists_api: Api) -> None:
     assert all(s["revisions"] == [{"revision": 1}] for s in services)
     jobs = _items(await lists_api.gql(JOBS))
     assert all(len(job["runs"]) == 1 for job in jobs)
+
+
+async def test_a_model_list_reads_latest_versions_once_only_when_asked(
+    lists_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count(monkeypatch, "latest_versions")
+    assert len(
+        _items(await lists_api.gql(f"{{ models(first: {N}) {{ edges {{ node {{ id }} }} }} }}"))
+    )
+    assert calls["latest_versions"] == 0
+    through_fragments = f"""{{ listed: models(first: {N}) {{ ... on ModelConnection {{
+      edges {{ node {{ ...Latest }} }} }} }} }}
+    fragment Latest on Model {{ id latest: latestVersion {{ id }} }}"""
+    models = _items(await lists_api.gql(through_fragments))
+    assert calls["latest_versions"] == 1
+    by_id = {m["id"]: m for m in _items(await lists_api.gql(VERSIONS))}
+    for model in models:
+        assert model["latest"] is not None
+        assert model["latest"] == by_id[model["id"]]["latestVersion"]

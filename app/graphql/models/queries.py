@@ -21,13 +21,14 @@ from app.graphql.pagination import (
     check_first,
     connection,
     encode_cursor,
+    node_selects,
     pair_cursor,
     query_id,
 )
 from app.graphql.permissions import IsViewer
 from domain.model import ModelList as DomainList
 from projections.models import ModelFilter, get_model_by_name, list_models
-from projections.versions import get_versions
+from projections.versions import VersionRow, get_versions
 
 ListArg = Annotated[ModelList, strawberry.argument(name="list")]
 
@@ -58,11 +59,24 @@ class ModelQueries:
             tags=tuple((t.key, t.value) for t in tags or ()),
             model_format=model_format.value if model_format else None,
         )
-        rows, has_next = await list_models(
-            info.context.container.db, filters, first=first, after=pair_cursor(after)
-        )
+        db = info.context.container.db
+        rows, has_next = await list_models(db, filters, first=first, after=pair_cursor(after))
+        latest: dict[str, VersionRow | None] | None = None
+        if node_selects(info, "latestVersion"):
+            ids = [r.id for r in rows]
+            found = await info.context.loaders.latest_versions.load_many(ids)
+            latest = dict(zip(ids, found, strict=True))
         return connection(
-            [(encode_cursor([r.name_key, r.id]), ModelType.from_row(r)) for r in rows], has_next
+            [
+                (
+                    encode_cursor([r.name_key, r.id]),
+                    ModelType.from_row(r)
+                    if latest is None
+                    else ModelType.from_row(r, latest.get(r.id)),
+                )
+                for r in rows
+            ],
+            has_next,
         )
 
     @strawberry.field(

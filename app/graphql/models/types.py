@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, cast
 from uuid import UUID
 
 import strawberry
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from app.graphql.optimize.types import OptimizationJob, OptimizationReport
     from app.graphql.services.types import Service
 
+UNREAD = object()  # ModelType._latest: the list resolver did not read it
 strawberry.enum(DomainFormat, name="ModelFormat")
 strawberry.enum(DomainList, name="ModelList")
 strawberry.enum(DomainStatus, name="VersionStatus")
@@ -307,15 +309,32 @@ class ModelType:
     deleted: bool = strawberry.field(description="Only ever true in asOf views.")
     as_of: datetime | None
     _version_count: strawberry.Private[int | None]
+    # The latest version's row when the list resolver read it for the whole page (a
+    # VersionRow, or None for a model without one); UNREAD otherwise.
+    _latest: strawberry.Private[VersionRow | object | None] = UNREAD
 
-    @strawberry.field(description="How many versions exist (not deleted).")
-    async def version_count(self, info: Info) -> int:
+    # These two answer without a coroutine when the value is at hand: graphql-core makes a
+    # task for every awaitable field of every item of a list, which is most of the cost of
+    # `models(first: 100)`.
+    @strawberry.field(graphql_type=int, description="How many versions exist (not deleted).")
+    def version_count(self, info: Info) -> int | Awaitable[int]:
         if self._version_count is not None:
             return self._version_count
+        return self._count_as_of(info)
+
+    @strawberry.field(graphql_type=ModelVersionType | None)
+    def latest_version(
+        self, info: Info
+    ) -> ModelVersionType | Awaitable[ModelVersionType | None] | None:
+        if self._latest is not UNREAD:
+            row = cast(VersionRow | None, self._latest)
+            return None if row is None else ModelVersionType.from_row(row)
+        return self._load_latest(info)
+
+    async def _count_as_of(self, info: Info) -> int:
         return len(await self._versions_as_of(info))
 
-    @strawberry.field
-    async def latest_version(self, info: Info) -> ModelVersionType | None:
+    async def _load_latest(self, info: Info) -> ModelVersionType | None:
         if self.as_of is not None:
             versions = await self._versions_as_of(info)
             return versions[-1] if versions else None
@@ -367,7 +386,7 @@ class ModelType:
         return UUID(str(self.id))
 
     @classmethod
-    def from_row(cls, row: ModelRow) -> ModelType:
+    def from_row(cls, row: ModelRow, latest: VersionRow | object | None = UNREAD) -> ModelType:
         return cls(
             id=strawberry.ID(row.id),
             name=row.name,
@@ -381,6 +400,7 @@ class ModelType:
             deleted=False,
             as_of=None,
             _version_count=row.version_count,
+            _latest=latest,
         )
 
     @classmethod
