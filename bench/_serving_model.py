@@ -3,13 +3,13 @@
 on a synthetic iris-like data set (3 classes, 4 features), exported to ONNX with plain
 tensor outputs (``label`` INT64 and ``probabilities`` FP32, no ZipMap).
 
-scikit-learn and skl2onnx are benchmark tools, not project dependencies: when missing from
-the running virtualenv they are installed into it (pip), with a note on stdout.
+scikit-learn and skl2onnx are benchmark tools, not project dependencies: the model is fitted
+and exported by this module run as a script in the peers' virtualenv (bench/.venv-mlflow,
+where they are installed when missing), never in the project's, which holds only its lock.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import subprocess
@@ -25,7 +25,6 @@ CENTRES = ((5.0, 3.4, 1.5, 0.25), (5.9, 2.8, 4.3, 1.3), (6.6, 3.0, 5.5, 2.0))
 ROWS_PER_CLASS = 50
 SPREAD = 0.3
 SINGLE_ROW = [5.1, 3.5, 1.4, 0.2]
-TOOLS = ("sklearn", "skl2onnx")
 
 
 @dataclass(frozen=True)
@@ -36,18 +35,20 @@ class ModelFiles:
     input_name: str
 
 
-def ensure_tools() -> list[str]:
-    """Install scikit-learn and skl2onnx into this interpreter's environment if missing;
-    returns what was installed."""
-    missing = [name for name in TOOLS if importlib.util.find_spec(name) is None]
-    if not missing:
-        return []
-    packages = ["scikit-learn" if name == "sklearn" else name for name in missing]
-    print(f"installing {' '.join(packages)} into {sys.prefix} (benchmark only) ...", flush=True)
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run([*pip, *packages], check=True)
-    importlib.invalidate_caches()
-    return packages
+PEER_VENV = Path(__file__).resolve().parent / ".venv-mlflow"
+
+
+def tools_python() -> Path:
+    """The peers' python, with scikit-learn and skl2onnx (installed there when missing)."""
+    from _procs import ensure_venv
+
+    python = ensure_venv(PEER_VENV)
+    probe = subprocess.run([str(python), "-c", "import sklearn, skl2onnx"], capture_output=True)
+    if probe.returncode != 0:
+        print(f"installing scikit-learn, skl2onnx into {PEER_VENV} (one-off) ...", flush=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "scikit-learn", "skl2onnx"], check=True)
+    return python
 
 
 def dataset(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +67,20 @@ def rows(count: int, seed: int = 1) -> list[list[float]]:
 
 
 def build(directory: Path) -> ModelFiles:
-    """Fit, export and save the model under ``directory``."""
+    """Fit, export and save the model under ``directory`` (in the peers' virtualenv)."""
+    done = subprocess.run(
+        [str(tools_python()), __file__, str(directory)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the benchmark model failed:\n{done.stderr}")
+    input_name = done.stdout.strip().splitlines()[-1]
+    return ModelFiles(
+        directory / "model.onnx", directory / "model.pkl", directory / "data.npz", input_name
+    )
+
+
+def _fit_and_export(directory: Path) -> str:
+    """Run by ``build`` in the peers' virtualenv; returns the ONNX graph's input name."""
     from skl2onnx import to_onnx
     from sklearn.linear_model import LogisticRegression
 
@@ -74,16 +88,16 @@ def build(directory: Path) -> ModelFiles:
     x, y = dataset()
     model = LogisticRegression(max_iter=1000).fit(x, y)
     onnx_model: Any = to_onnx(model, x[:1], options={id(model): {"zipmap": False}}, target_opset=17)
-    onnx_path = directory / "model.onnx"
-    onnx_path.write_bytes(onnx_model.SerializeToString())
-    pickle_path = directory / "model.pkl"
-    pickle_path.write_bytes(pickle.dumps(model))
-    data_path = directory / "data.npz"
-    np.savez(data_path, x=x, y=y)
-    input_name = str(onnx_model.graph.input[0].name)
-    return ModelFiles(onnx_path, pickle_path, data_path, input_name)
+    (directory / "model.onnx").write_bytes(onnx_model.SerializeToString())
+    (directory / "model.pkl").write_bytes(pickle.dumps(model))
+    np.savez(directory / "data.npz", x=x, y=y)
+    return str(onnx_model.graph.input[0].name)
 
 
 def body(instances: list[list[float]]) -> bytes:
     """The v1 request every server gets: ``{"instances": [[f1, f2, f3, f4], ...]}``."""
     return json.dumps({"instances": instances}, separators=(",", ":")).encode()
+
+
+if __name__ == "__main__":
+    print(_fit_and_export(Path(sys.argv[1])))

@@ -35,8 +35,8 @@ and the worker's start time both ways (publish until RUNNING; ``--starts`` in-pr
 ``--client wrk`` drives the load runs with wrk (apt-get install wrk) instead of the
 built-in client; the 1,000-row runs always use the built-in one.
 
-scikit-learn and skl2onnx (to build the model) are installed into the running virtualenv
-when missing; MLflow lives in bench/.venv-mlflow (created when missing).
+MLflow, and scikit-learn and skl2onnx (to build the model), live in bench/.venv-mlflow
+(created when missing); the project's virtualenv holds only its lock.
 """
 
 from __future__ import annotations
@@ -232,14 +232,11 @@ class Bench:
 
 async def main_async(cfg: Config) -> None:
     began = time.perf_counter()
-    installed = [] if cfg.sandbox else model.ensure_tools()  # not needed there
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     print(f"# serving benchmark — {time.strftime('%Y-%m-%d %H:%M:%S')}")
     python = platform.python_version()
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, python {python}")
     print(f"modelrepo commit: {commit()}; versions: {versions()}")
-    if installed:
-        print(f"installed into .venv for this benchmark: {', '.join(installed)}")
     print(f"work dir: {work}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     bench = Bench(cfg, work)
