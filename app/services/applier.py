@@ -142,13 +142,14 @@ class LogReader:
 
 
 def _info(recorded: RecordedEvent) -> EventInfo:
+    meta = recorded.meta
     return EventInfo(
-        position=recorded.position,
-        originator_id=recorded.originator_id,
-        originator_version=recorded.originator_version,
-        topic=recorded.topic,
-        recorded_at=recorded.recorded_at,
-        actor=recorded.meta.actor,
-        request_id=recorded.meta.request_id,
-        reason=recorded.meta.reason,
+        recorded.position,
+        recorded.originator_id,
+        recorded.originator_version,
+        recorded.topic,
+        recorded.recorded_at,
+        meta.actor,
+        meta.request_id,
+        meta.reason,
     )

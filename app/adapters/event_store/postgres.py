@@ -150,17 +150,20 @@ _COLUMNS = (
 )
 
 
-def _recorded(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
+def _records(rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
+    """Rows of _COLUMNS as events. The events of one append share their metadata: one
+    EventMeta for them."""
+    metas: dict[tuple[str, str, str | None], EventMeta] = {}
+    events = []
+    for position, originator_id, version, topic, state, at, actor, request_id, reason in rows:
+        meta = metas.get((actor, request_id, reason))
+        if meta is None:
+            meta = metas[actor, request_id, reason] = EventMeta(actor, request_id, reason)
         # asyncpg's UUID subclass would leak into aggregates and their serialized state.
-        originator_id=UUID(bytes=row["originator_id"].bytes),
-        originator_version=row["originator_version"],
-        topic=row["topic"],
-        state=row["state"],
-        position=row["position"],
-        recorded_at=row["recorded_at"],
-        meta=EventMeta(actor=row["actor"], request_id=row["request_id"], reason=row["reason"]),
-    )
+        events.append(
+            RecordedEvent(UUID(int=originator_id.int), version, topic, state, position, at, meta)
+        )
+    return events
 
 
 def _as_recorded(
@@ -287,7 +290,7 @@ class PostgresEventStore(EventStore):
             args.append(until)
             sql += f" AND recorded_at <= ${len(args)}"
         rows = await self._db.pool.fetch(sql + " ORDER BY originator_version", *args)
-        return [_recorded(row) for row in rows]
+        return _records(rows)
 
     async def read_log(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._db.pool.fetch(
@@ -295,7 +298,7 @@ class PostgresEventStore(EventStore):
             after,
             limit,
         )
-        return [_recorded(row) for row in rows]
+        return _records(rows)
 
     async def last_position(self) -> int:
         position = await self._db.pool.fetchval("SELECT max(position) FROM events")
