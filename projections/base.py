@@ -49,7 +49,7 @@ class EventInfo(NamedTuple):
     reason: str | None
 
 
-Handler = Callable[[Writer, Any, EventInfo], Awaitable[None]]
+Handler = Callable[[BulkWriter, Any, EventInfo], Awaitable[None]]
 BatchHandler = Callable[[BulkWriter, list[EventInfo]], Awaitable[None]]
 
 
@@ -74,6 +74,12 @@ class Projection(ABC):
         their statements across events (:class:`~projections.write_batch.WriteBatch`),
         keeping the order of each key's. None: keep this event's writes in log order."""
         return event.originator_id if self.rows_per_originator else None
+
+    def merge(self, sql: str, earlier: Sequence[Any], later: Sequence[Any]) -> Sequence[Any] | None:
+        """Optionally, the arguments of one statement doing what ``sql`` with ``earlier``
+        then ``sql`` with ``later`` do (two statements of one row key, nothing of that key
+        between them); None: send both."""
+        return None
 
     def batch_handler(self) -> BatchHandler | None:
         """Optionally, one call per batch with every event's context, in order (for read

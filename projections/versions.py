@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from projections.base import (
+    BulkWriter,
     EventInfo,
     Handler,
     HandOff,
@@ -39,10 +40,6 @@ _INSERTED = (
     "created_at",
     "created_by",
     "updated_at",
-)
-_INSERT = (
-    f"INSERT INTO rm_versions ({', '.join(_INSERTED)})"
-    f" VALUES ({', '.join(f'${i + 1}' for i in range(len(_INSERTED)))})"
 )
 
 
@@ -116,13 +113,13 @@ class VersionsProjection(Projection):
     def _dropping(self, handler: Handler) -> Handler:
         """The handler, first dropping the version's hand-off entry (its row changes)."""
 
-        async def changed(tx: Writer, e: Any, info: EventInfo) -> None:
+        async def changed(tx: BulkWriter, e: Any, info: EventInfo) -> None:
             self.created.drop(str(e.originator_id))
             await handler(tx, e, info)
 
         return changed
 
-    async def _imported(self, tx: Writer, e: Any, info: EventInfo) -> None:
+    async def _imported(self, tx: BulkWriter, e: Any, info: EventInfo) -> None:
         at = iso(info.recorded_at)
         row: Row = {
             "id": str(e.originator_id),
@@ -145,7 +142,7 @@ class VersionsProjection(Projection):
             "created_by": info.actor,
             "updated_at": at,
         }
-        await tx.execute(_INSERT, *(row[column] for column in _INSERTED))
+        await tx.insert_rows("rm_versions", _INSERTED, [[row[column] for column in _INSERTED]])
         self.created.put_lazily(row["id"], functools.partial(VersionRow.from_row, row))
 
     async def _deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:

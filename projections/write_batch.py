@@ -12,28 +12,50 @@ projection's :meth:`~projections.base.Projection.row_key`), and a statement join
 earlier group of the same SQL only when no statement with its key, and no statement with
 no key, comes between. Statements of one key run in the order they were written; a
 statement with no key runs after everything before it and before everything after it.
+
+Two more ways to send less: rows given to :meth:`WriteBatch.insert_rows` are grouped like
+statements and loaded with the transaction's ``insert_rows`` (COPY on PostgreSQL: a third
+of an INSERT's time per row on both sides); and a statement that comes right after its
+key's previous one, the same SQL, can be merged into it when the projection says how
+(``merge``: a counter's +1s become one +n).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
-from projections.base import Row, Writer
+from projections.base import BulkWriter, Row
+
+# Merges a statement's arguments into those of the same SQL before it (same key): the
+# arguments of one statement doing both, or None when it cannot.
+Merge = Callable[[str, Sequence[Any], Sequence[Any]], Sequence[Any] | None]
 
 
 class WriteBatch:
     """One projection's pending writes within one transaction (``tx``). ``key`` is set
     before each handler runs: the key of the rows it writes, None for unknown. ``after``:
-    writes of the transaction still being sent, which a read waits for."""
+    writes of the transaction still being sent, which a read waits for. ``merge``: the
+    projection's :meth:`~projections.base.Projection.merge`."""
 
-    def __init__(self, tx: Writer, *, after: Awaitable[None] | None = None) -> None:
+    def __init__(
+        self,
+        tx: BulkWriter,
+        *,
+        after: Awaitable[None] | None = None,
+        merge: Merge | None = None,
+    ) -> None:
         self.tx = tx
         self.after = after
         self.key: Hashable | None = None
-        self._groups: list[tuple[str, list[Sequence[Any]]]] = []
+        self._merge = merge
+        # (SQL, its rows, the (table, columns) of rows to insert_rows, else None)
+        self._groups: list[tuple[str, list[Sequence[Any]], tuple[str, tuple[str, ...]] | None]]
+        self._groups = []
         self._latest: dict[str, int] = {}  # SQL -> index of its latest group
         self._last_of_key: dict[Hashable, int] = {}  # key -> group of its latest statement
+        # key -> (group, row) of its latest statement, when that was one row
+        self._last_row_of_key: dict[Hashable, tuple[int, int]] = {}
         self._floor = 0  # the group of the latest statement with no key
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -43,7 +65,19 @@ class WriteBatch:
         if rows:
             self._add(sql, rows)
 
-    def _add(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            columns = tuple(columns)
+            self._add(f"INSERT INTO {table} ({', '.join(columns)})", rows, (table, columns))
+
+    def _add(
+        self,
+        sql: str,
+        rows: Sequence[Sequence[Any]],
+        into: tuple[str, tuple[str, ...]] | None = None,
+    ) -> None:
         key = self.key
         if key is None:
             lowest = len(self._groups) - 1
@@ -52,13 +86,26 @@ class WriteBatch:
         index = self._latest.get(sql, -1)
         if index < lowest or index < 0:
             index = len(self._groups)
-            self._groups.append((sql, []))
+            self._groups.append((sql, [], into))
             self._latest[sql] = index
-        self._groups[index][1].extend(rows)
+        group = self._groups[index][1]
         if key is None:
             self._floor = index
-        else:
-            self._last_of_key[key] = index
+            group.extend(rows)
+            return
+        self._last_of_key[key] = index
+        if len(rows) != 1:
+            self._last_row_of_key.pop(key, None)
+            group.extend(rows)
+            return
+        last = self._last_row_of_key.get(key)
+        if self._merge is not None and last is not None and last[0] == index:
+            merged = self._merge(sql, group[last[1]], rows[0])
+            if merged is not None:
+                group[last[1]] = merged
+                return
+        self._last_row_of_key[key] = (index, len(group))
+        group.append(rows[0])
 
     async def flush(self) -> None:
         """Send the waiting statements, group by group."""
@@ -71,9 +118,12 @@ class WriteBatch:
         self._groups = []
         self._latest.clear()
         self._last_of_key.clear()
+        self._last_row_of_key.clear()
         self._floor = 0
-        for sql, rows in groups:
-            if len(rows) == 1:
+        for sql, rows, into in groups:
+            if into is not None:
+                await self.tx.insert_rows(*into, rows)
+            elif len(rows) == 1:
                 await self.tx.execute(sql, *rows[0])
             else:
                 await self.tx.executemany(sql, rows)

@@ -23,7 +23,7 @@ from projections.write_batch import WriteBatch
 
 SLICE = 500
 # While a slice is being sent, the handlers of the next let it go on every so many events.
-YIELD_EVERY = 50
+YIELD_EVERY = 10
 
 
 class Applier:
@@ -50,7 +50,7 @@ class Applier:
         sending: asyncio.Task[None] | None = None
         try:
             for first in range(0, len(events), SLICE):
-                batches = [WriteBatch(tx, after=sending) for _ in self.projections]
+                batches = [WriteBatch(tx, after=sending, merge=p.merge) for p in self.projections]
                 infos = []
                 for count, recorded in enumerate(events[first : first + SLICE]):
                     info = _info(recorded)

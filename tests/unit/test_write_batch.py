@@ -21,6 +21,11 @@ class Recorder:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.sent.append((f"many {sql}", [tuple(r) for r in rows]))
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self.sent.append((f"load {table} {','.join(columns)}", [tuple(r) for r in rows]))
+
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         self.sent.append((f"read {sql}", [args]))
         return [{"n": 1}]
@@ -114,3 +119,68 @@ async def test_a_read_sends_what_waits_first_and_waits_for_what_is_being_sent() 
     await batch.execute("UPDATE", 3)
     await batch.flush()
     assert db.sent[-1] == ("UPDATE", [(3,)])
+
+
+async def test_inserted_rows_are_loaded_together_in_each_keys_order() -> None:
+    db = Recorder()
+    batch = WriteBatch(db)
+    for key, value in (("a", 1), ("b", 2), ("a", 3)):
+        batch.key = key
+        await batch.insert_rows("t", ("k", "v"), [(key, value)])
+        if value == 2:
+            await batch.execute("UPDATE", value)
+    batch.key = "c"
+    await batch.insert_rows("t", ("k", "v"), [])
+    await batch.flush()
+    assert db.sent == [("load t k,v", [("a", 1), ("b", 2), ("a", 3)]), ("UPDATE", [(2,)])]
+
+
+def add_up(sql: str, earlier: Sequence[Any], later: Sequence[Any]) -> Sequence[Any] | None:
+    """Merges ADD statements: (key, amount) -> (key, sum)."""
+    return (earlier[0], earlier[1] + later[1]) if sql == "ADD" else None
+
+
+async def merged(*statements: tuple[Hashable | None, str, int]) -> list[Any]:
+    db = Recorder()
+    batch = WriteBatch(db, merge=add_up)
+    for key, sql, value in statements:
+        batch.key = key
+        await batch.execute(sql, key, value)
+    await batch.flush()
+    return db.sent
+
+
+async def test_a_keys_statements_one_after_the_other_are_merged() -> None:
+    sent = await merged(("a", "ADD", 1), ("b", "ADD", 10), ("a", "ADD", 2), ("a", "ADD", 3))
+    assert sent == [("many ADD", [("a", 6), ("b", 10)])]
+
+
+async def test_statements_apart_or_unmergeable_are_not_merged() -> None:
+    sent = await merged(
+        ("a", "ADD", 1),
+        ("a", "SET", 5),  # between two ADDs of its key
+        ("a", "ADD", 2),
+        ("b", "SET", 1),
+        ("b", "SET", 2),  # the projection does not merge SET
+        ("c", "ADD", 1),
+        (None, "FENCE", 0),
+        ("c", "ADD", 2),  # after a statement without key
+    )
+    assert sent == [
+        ("ADD", [("a", 1)]),
+        ("many SET", [("a", 5), ("b", 1), ("b", 2)]),
+        ("many ADD", [("a", 2), ("c", 1)]),
+        ("FENCE", [(None, 0)]),
+        ("ADD", [("c", 2)]),
+    ]
+
+
+async def test_a_keys_rows_given_together_are_not_merged_into() -> None:
+    db = Recorder()
+    batch = WriteBatch(db, merge=add_up)
+    batch.key = "a"
+    await batch.execute("ADD", "a", 1)
+    await batch.executemany("ADD", [("a", 2), ("a", 3)])
+    await batch.execute("ADD", "a", 4)
+    await batch.flush()
+    assert db.sent == [("many ADD", [("a", 1), ("a", 2), ("a", 3), ("a", 4)])]
