@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from uuid import UUID
+
+import orjson
 
 Row = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
@@ -162,7 +165,28 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 
 
 def dumps(value: Any) -> str:
+    """Sorted keys, no spaces, text as it is: json's text, written by orjson (a tenth of
+    the time) when orjson writes exactly that."""
+    if _as_json(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates
+            pass
     return _ENCODER.encode(value)
+
+
+def _as_json(value: Any) -> bool:
+    """Whether orjson writes ``value`` as json does, or fails: it holds only dicts with
+    text keys, lists, tuples, text, ints, bools, None and floats that json writes without
+    an exponent (orjson writes those as json does, and exponents otherwise)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and _as_json(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_as_json(item) for item in value)
+    if kind is float:
+        return math.isfinite(value) and "e" not in repr(value)
+    return kind is str or kind is int or kind is bool or value is None
 
 
 def loads(text: str) -> Any:

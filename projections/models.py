@@ -52,11 +52,13 @@ class ModelListProjection(Projection):
     )
 
     def row_key(self, event_name: str, event: Any) -> Hashable | None:
-        # Rows by the model's id as the handlers write them: a version's events change
-        # its model's row.
+        # Rows by the model's id: a version's events change its model's row.
+        model_id: Hashable | None = None
         if event_name.startswith("ModelVersion."):
-            return str(event.model_id)
-        return str(event.originator_id) if event_name.startswith("Model.") else None
+            model_id = event.model_id
+        elif event_name.startswith("Model."):
+            model_id = event.originator_id
+        return model_id
 
     def handlers(self) -> dict[str, Handler]:
         return {

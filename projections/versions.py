@@ -23,7 +23,7 @@ from projections.base import (
 )
 
 HAND_OFF_SIZE = 1024
-# The columns _imported writes; the others start NULL.
+# The columns _imported writes; the others start NULL (_new_row).
 _INSERTED = (
     "id",
     "model_id",
@@ -41,6 +41,13 @@ _INSERTED = (
     "created_by",
     "updated_at",
 )
+
+
+def _new_row(values: tuple[Any, ...]) -> VersionRow:
+    """The row _imported wrote, as VersionRow."""
+    row: Row = dict.fromkeys(("size", "storage_prefix", "active_revision", "pending_revision"))
+    row.update(zip(_INSERTED, values, strict=True))
+    return VersionRow.from_row(row)
 
 
 class VersionsProjection(Projection):
@@ -121,29 +128,25 @@ class VersionsProjection(Projection):
 
     async def _imported(self, tx: BulkWriter, e: Any, info: EventInfo) -> None:
         at = iso(info.recorded_at)
-        row: Row = {
-            "id": str(e.originator_id),
-            "model_id": str(e.model_id),
-            "number": e.number,
-            "format": e.model_format,
-            "framework": e.framework,
-            "runtime": e.runtime,
-            "metrics": dumps(e.metrics),
-            "source": dumps(e.source),
-            "description": e.description,
-            "status": e.status,
-            "failure": "",
-            "size": None,
-            "file_count": 0,
-            "storage_prefix": None,
-            "active_revision": None,
-            "pending_revision": None,
-            "created_at": at,
-            "created_by": info.actor,
-            "updated_at": at,
-        }
-        await tx.insert_rows("rm_versions", _INSERTED, [[row[column] for column in _INSERTED]])
-        self.created.put_lazily(row["id"], functools.partial(VersionRow.from_row, row))
+        values = (
+            str(e.originator_id),
+            str(e.model_id),
+            e.number,
+            e.model_format,
+            e.framework,
+            e.runtime,
+            dumps(e.metrics),
+            dumps(e.source),
+            e.description,
+            e.status,
+            "",
+            0,
+            at,
+            info.actor,
+            at,
+        )
+        await tx.insert_rows("rm_versions", _INSERTED, [values])
+        self.created.put_lazily(values[0], functools.partial(_new_row, values))
 
     async def _deleted(self, tx: Writer, e: Any, info: EventInfo) -> None:
         version_id = str(e.originator_id)

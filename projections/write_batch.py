@@ -49,13 +49,12 @@ class WriteBatch:
         self.after = after
         self.key: Hashable | None = None
         self._merge = merge
-        # (SQL, its rows, the (table, columns) of rows to insert_rows, else None)
-        self._groups: list[tuple[str, list[Sequence[Any]], tuple[str, tuple[str, ...]] | None]]
-        self._groups = []
-        self._latest: dict[str, int] = {}  # SQL -> index of its latest group
-        self._last_of_key: dict[Hashable, int] = {}  # key -> group of its latest statement
-        # key -> (group, row) of its latest statement, when that was one row
-        self._last_row_of_key: dict[Hashable, tuple[int, int]] = {}
+        # (SQL, or (table, columns) for insert_rows; its rows)
+        self._groups: list[tuple[str | tuple[str, tuple[str, ...]], list[Sequence[Any]]]] = []
+        self._latest: dict[Hashable, int] = {}  # SQL -> index of its latest group
+        # key -> the group of its latest statement, and that statement's row in it (-1
+        # when it gave several rows)
+        self._last_of_key: dict[Hashable, tuple[int, int]] = {}
         self._floor = 0  # the group of the latest statement with no key
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -69,43 +68,37 @@ class WriteBatch:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         if rows:
-            columns = tuple(columns)
-            self._add(f"INSERT INTO {table} ({', '.join(columns)})", rows, (table, columns))
+            self._add((table, tuple(columns)), rows)
 
-    def _add(
-        self,
-        sql: str,
-        rows: Sequence[Sequence[Any]],
-        into: tuple[str, tuple[str, ...]] | None = None,
-    ) -> None:
+    def _add(self, sql: str | tuple[str, tuple[str, ...]], rows: Sequence[Sequence[Any]]) -> None:
         key = self.key
+        last = None if key is None else self._last_of_key.get(key)
         if key is None:
             lowest = len(self._groups) - 1
+        elif last is None:
+            lowest = self._floor
         else:
-            lowest = max(self._floor, self._last_of_key.get(key, -1))
+            lowest = max(self._floor, last[0])
         index = self._latest.get(sql, -1)
         if index < lowest or index < 0:
             index = len(self._groups)
-            self._groups.append((sql, [], into))
+            self._groups.append((sql, []))
             self._latest[sql] = index
         group = self._groups[index][1]
         if key is None:
             self._floor = index
             group.extend(rows)
-            return
-        self._last_of_key[key] = index
-        if len(rows) != 1:
-            self._last_row_of_key.pop(key, None)
+        elif len(rows) != 1:
+            self._last_of_key[key] = (index, -1)
             group.extend(rows)
-            return
-        last = self._last_row_of_key.get(key)
-        if self._merge is not None and last is not None and last[0] == index:
-            merged = self._merge(sql, group[last[1]], rows[0])
-            if merged is not None:
-                group[last[1]] = merged
-                return
-        self._last_row_of_key[key] = (index, len(group))
-        group.append(rows[0])
+        else:
+            if last is not None and last[0] == index and last[1] >= 0 and self._merge:
+                merged = self._merge(sql, group[last[1]], rows[0]) if type(sql) is str else None
+                if merged is not None:
+                    group[last[1]] = merged
+                    return
+            self._last_of_key[key] = (index, len(group))
+            group.append(rows[0])
 
     async def flush(self) -> None:
         """Send the waiting statements, group by group."""
@@ -118,11 +111,10 @@ class WriteBatch:
         self._groups = []
         self._latest.clear()
         self._last_of_key.clear()
-        self._last_row_of_key.clear()
         self._floor = 0
-        for sql, rows, into in groups:
-            if into is not None:
-                await self.tx.insert_rows(*into, rows)
+        for sql, rows in groups:
+            if not isinstance(sql, str):
+                await self.tx.insert_rows(*sql, rows)
             elif len(rows) == 1:
                 await self.tx.execute(sql, *rows[0])
             else:
