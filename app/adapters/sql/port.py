@@ -46,7 +46,9 @@ class Tx(ABC):
         """Insert ``rows`` (values in ``columns`` order) into ``table``: one executemany
         here, a bulk load where the adapter has one. Table and column names are the
         code's own identifiers; values are always bound."""
-        if rows:
+        if len(rows) == 1:  # the one row of a command's event: as the other writes
+            await self.execute(insert_sql(table, tuple(columns)), *rows[0])
+        elif rows:
             await self.executemany(insert_sql(table, tuple(columns)), rows)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
