@@ -36,6 +36,7 @@ class Applier:
         for index, projection in enumerate(self.projections):
             for name, handler in projection.handlers().items():
                 self._routes.setdefault(name, []).append((index, handler))
+        self._by_topic: dict[str, list[tuple[int, Handler]]] = {}  # _routes by topic
         self._batch_handlers = [
             (p.name, batch_handler)
             for p in self.projections
@@ -55,7 +56,9 @@ class Applier:
                 for count, recorded in enumerate(events[first : first + SLICE]):
                     info = _info(recorded)
                     infos.append(info)
-                    await self._handle(batches, seen, recorded, info)
+                    routes = self._routes_of(recorded.topic)
+                    if routes:  # most events of a long log are read by the audit log only
+                        await self._handle(batches, seen, recorded, info, routes)
                     if sending is not None and count % YIELD_EVERY == 0:
                         await asyncio.sleep(0)  # the slice before is being sent
                 if sending is not None:
@@ -75,10 +78,11 @@ class Applier:
         seen: list[int],
         recorded: RecordedEvent,
         info: EventInfo,
+        routes: list[tuple[int, Handler]],
     ) -> None:
         name = event_name(recorded.topic)
         domain_event = None  # decoded only when some read model handles this event
-        for index, handler in self._routes.get(name, ()):
+        for index, handler in routes:
             if seen[index] >= recorded.position:
                 continue
             if domain_event is None:
@@ -86,6 +90,12 @@ class Applier:
             batch = batches[index]
             batch.key = self.projections[index].row_key(name, domain_event)
             await handler(batch, domain_event, info)
+
+    def _routes_of(self, topic: str) -> list[tuple[int, Handler]]:
+        routes = self._by_topic.get(topic)
+        if routes is None:
+            routes = self._by_topic[topic] = self._routes.get(event_name(topic), [])
+        return routes
 
     async def _send(
         self,
