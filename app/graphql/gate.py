@@ -30,6 +30,8 @@ from app.graphql.view import (
 )
 from app.http.principal import PRINCIPAL
 from app.services.tokens import Principal
+from app.serving.errors import ClientGone, ServingError
+from app.serving.request_body import read_body
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 NOT_AN_OBJECT = "The request body must be a JSON object (or a batch: a list)"
@@ -171,10 +173,10 @@ class AuthGate:
             await self._stream(scope, receive, send, limit, request_id)
             return
         try:
-            body = await self._read_body(receive)
-        except ClientDisconnect:  # gone, or its body timed out (408): nobody to answer
+            body = await read_body(receive, None, limit)  # (the declared length: above)
+        except ClientGone:  # gone, or its body timed out (408): nobody to answer
             return
-        if body is None:
+        except ServingError:  # more than the limit arrived
             await _too_large(limit, request_id)(scope, receive, send)
             return
         send = _with_request_id(send, request_id)
@@ -267,23 +269,6 @@ class AuthGate:
         if secret is None:
             return None
         return await self.container().tokens.authenticate(secret)
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                # A partial body is not a request (the rest might have changed its meaning).
-                raise ClientDisconnect
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
 
 class GraphQLFirst:

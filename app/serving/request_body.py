@@ -1,5 +1,6 @@
 """Reading a request body from ASGI ``receive``, within a size limit: the one body reader
-of the data plane's front ends (the Starlette routes and the plain ASGI v1 path)."""
+of the data plane's front ends (the Starlette routes and the plain ASGI v1 path) and of
+the GraphQL gate (app.graphql.gate)."""
 
 from __future__ import annotations
 
