@@ -150,6 +150,7 @@ def _data_plane(
     plane.limits = PredictLimits(
         settings.max_predict_bytes, settings.max_predict_rows, settings.max_json_depth
     )
+    plane.host_domains = frozenset(settings.service_domain_names)
     return plane
 
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _split_domains(value: str) -> tuple[str, ...]:
+    return tuple(d.strip().rstrip(".").lower() for d in value.split(",") if d.strip())
 
 
 class Settings(BaseSettings):
@@ -53,6 +61,10 @@ class Settings(BaseSettings):
     max_batch_size: int = 64
     # 0: no waiting for company; batches still grow while a predict is running.
     max_batch_wait_ms: float = 0.0
+    # Domains under which a Host `<service host id>.<domain>` routes to that service
+    # (comma-separated, e.g. "models.example.com,ml.internal"); empty: the first label of
+    # any Host. Matched ignoring case and the port; other Hosts use the path's name.
+    service_domains: str = ""
     # User code (custom runtimes' model_service.py, PyTorch export scripts) runs in a
     # bubblewrap sandbox. true: run it without one, with the server's privileges (unsafe).
     unsafe_user_code: bool = False
@@ -98,6 +110,20 @@ class Settings(BaseSettings):
     metrics_coarse_retention_days: float = 90.0
     # serviceMetrics answers at most this many points per series (a wider step otherwise).
     metrics_max_points: int = 1000
+
+    @field_validator("service_domains")
+    @classmethod
+    def _domain_names(cls, value: str) -> str:
+        for domain in _split_domains(value):
+            labels = domain.split(".")
+            if len(domain) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+                raise ValueError(f"service domain {domain!r} is not a DNS name")
+        return value
+
+    @property
+    def service_domain_names(self) -> tuple[str, ...]:
+        """The service domains, lower-cased."""
+        return _split_domains(self.service_domains)
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,8 +31,10 @@ def new_access_key() -> str:
 
 
 def new_host_id() -> str:
-    """22 URL-safe characters, like e1wBicDrTaWAQ4D3gRQFOA."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    """26 lower-case letters and digits (128 random bits, base32), like
+    mfrggzdfmztwq2lknnwg23tpoa: one DNS label, which proxies may lower-case. (Ids made
+    before were 22 mixed-case URL-safe characters; hosts match them ignoring case.)"""
+    return base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
 
 
 def hash_key(key: str) -> str:

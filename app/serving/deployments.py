@@ -104,7 +104,11 @@ class Deployments:
         self.recorder: RequestRecorder | None = None
         self.poll_seconds = poll_seconds
         self.services: dict[str, ServiceState] = {}
+        # Service names by host id, lower-cased: a Host's first label matches ignoring case.
         self.by_host: dict[str, str] = {}
+        # The domains under which `<host id>.<domain>` names a service (lower case);
+        # empty: any (MODELREPO_SERVICE_DOMAINS).
+        self.host_domains: frozenset[str] = frozenset()
         self.ready = False
         self._seen = -1
         self._follower: asyncio.Task[None] | None = None
@@ -161,7 +165,7 @@ class Deployments:
             names = {row.name for row, _ in wanted}
             for name in [n for n in self.services if n not in names]:
                 await self._retire(self.services.pop(name))
-            self.by_host = {row.host_id: row.name for row, _ in wanted}
+            self.by_host = {row.host_id.lower(): row.name for row, _ in wanted}
             for row, deployments in wanted:
                 state = self.services.get(row.name)
                 if state is None:
@@ -276,9 +280,13 @@ class Deployments:
     # -- lookups ---------------------------------------------------------------------------
 
     def find(self, name: str, host: str | None = None) -> ServiceState | None:
-        """The service by host id (the first label of Host), else by name."""
+        """The service by host id (the first label of Host, in any case, under one of the
+        service domains when they are set), else by name."""
         if host:
-            by_host = self.by_host.get(host.split(".", 1)[0].split(":", 1)[0])
-            if by_host is not None:
-                return self.services.get(by_host)
+            hostname = host.split(":", 1)[0].rstrip(".").lower()
+            label, _, domain = hostname.partition(".")
+            if not self.host_domains or domain in self.host_domains:
+                by_host = self.by_host.get(label)
+                if by_host is not None:
+                    return self.services.get(by_host)
         return self.services.get(name)
