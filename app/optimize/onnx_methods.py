@@ -31,6 +31,7 @@ def optimize_graph(source: Path, target: Path, method: Method) -> str:
 
 
 def quantize_int8(source: Path, target: Path) -> str:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # The quantizer logs advice through the root logger at WARNING; it is not ours to show.
@@ -38,7 +39,11 @@ def quantize_int8(source: Path, target: Path) -> str:
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        # Given a path, the quantizer writes its shape-inferred copy beside the source, in
+        # the shared package cache, where another job may be listing the files; given the
+        # model, it uses a temporary directory of its own.
+        model = onnx.load(str(source))
+        quantize_dynamic(model, str(target), weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
     return "int8 dynamic quantization (weights QInt8, activations at run time)"
